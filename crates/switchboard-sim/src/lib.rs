@@ -1,0 +1,1 @@
+//! The contact-center simulator (placeholder until implemented).

@@ -1,0 +1,5 @@
+//! One module per subcommand: `Args` (clap) and `run`.
+
+pub mod decode;
+pub mod demo;
+pub mod simulate;

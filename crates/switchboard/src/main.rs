@@ -1,0 +1,42 @@
+//! The `switchboard` binary: command-line parsing and wiring. Every capability lives in a
+//! library crate; this file only routes subcommands to them.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Amazon Connect data streams, understood.
+#[derive(Parser)]
+#[command(name = "switchboard", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode Connect data in any envelope and print one NDJSON line per record.
+    Decode(cmd::decode::Args),
+    /// Simulate a contact center and write its three Connect streams to files.
+    Simulate(cmd::simulate::Args),
+    /// Run the simulated contact center live, with a terminal summary.
+    Demo(cmd::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(args) => cmd::decode::run(args),
+        Command::Simulate(args) => cmd::simulate::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
