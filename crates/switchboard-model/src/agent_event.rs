@@ -54,11 +54,19 @@ open_enum! {
 /// One agent event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentEvent {
-    #[serde(rename = "AWSAccountId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AWSAccountId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub aws_account_id: Option<String>,
     #[serde(rename = "AgentARN")]
     pub agent_arn: String,
-    #[serde(rename = "CurrentAgentSnapshot", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "CurrentAgentSnapshot",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub current: Option<AgentSnapshot>,
     #[serde(rename = "EventId")]
     pub event_id: String,
@@ -66,9 +74,17 @@ pub struct AgentEvent {
     pub event_timestamp: Timestamp,
     #[serde(rename = "EventType")]
     pub event_type: AgentEventType,
-    #[serde(rename = "InstanceARN", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "InstanceARN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub instance_arn: Option<String>,
-    #[serde(rename = "PreviousAgentSnapshot", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PreviousAgentSnapshot",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub previous: Option<AgentSnapshot>,
     /// `2017-10-01` or `2019-05-25` in the wild; do not match on it.
     #[serde(rename = "Version", default, skip_serializing_if = "Option::is_none")]
@@ -90,13 +106,25 @@ impl AgentEvent {
 /// The agent as of one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentSnapshot {
-    #[serde(rename = "AgentStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AgentStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub agent_status: Option<AgentStatus>,
-    #[serde(rename = "Configuration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Configuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub configuration: Option<AgentConfiguration>,
     #[serde(rename = "Contacts", default, skip_serializing_if = "Option::is_none")]
     pub contacts: Option<Vec<AgentContact>>,
-    #[serde(rename = "NextAgentStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "NextAgentStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub next_agent_status: Option<NextAgentStatus>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -122,7 +150,11 @@ pub struct AgentStatus {
     pub arn: Option<String>,
     #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(rename = "StartTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "StartTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_timestamp: Option<Timestamp>,
     #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<AgentStatusType>,
@@ -153,7 +185,11 @@ pub struct NextAgentStatus {
     pub arn: Option<String>,
     #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(rename = "EnqueuedTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "EnqueuedTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enqueued_timestamp: Option<Timestamp>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -174,7 +210,11 @@ pub struct AgentConfiguration {
     pub first_name: Option<String>,
     #[serde(rename = "LastName", default, skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String>,
-    #[serde(rename = "RoutingProfile", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RoutingProfile",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub routing_profile: Option<RoutingProfile>,
     #[serde(rename = "Username", default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -202,7 +242,15 @@ pub struct AgentHierarchyGroups {
 impl AgentHierarchyGroups {
     /// The levels that are set, top first.
     pub fn levels(&self) -> impl Iterator<Item = &HierarchyGroup> {
-        [&self.level1, &self.level2, &self.level3, &self.level4, &self.level5].into_iter().flatten()
+        [
+            &self.level1,
+            &self.level2,
+            &self.level3,
+            &self.level4,
+            &self.level5,
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
@@ -222,11 +270,23 @@ pub struct HierarchyGroup {
 pub struct RoutingProfile {
     #[serde(rename = "ARN", default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
-    #[serde(rename = "Concurrency", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Concurrency",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub concurrency: Option<Vec<Concurrency>>,
-    #[serde(rename = "DefaultOutboundQueue", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DefaultOutboundQueue",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default_outbound_queue: Option<QueueRef>,
-    #[serde(rename = "InboundQueues", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "InboundQueues",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub inbound_queues: Option<Vec<QueueRef>>,
     #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -237,11 +297,19 @@ pub struct RoutingProfile {
 /// Slots of one channel in a routing profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Concurrency {
-    #[serde(rename = "AvailableSlots", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AvailableSlots",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub available_slots: Option<i64>,
     #[serde(rename = "Channel", default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
-    #[serde(rename = "MaximumSlots", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MaximumSlots",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub maximum_slots: Option<i64>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -264,7 +332,9 @@ pub struct QueueRef {
 impl QueueRef {
     /// True for an agent's personal queue (`.../queue/agent/<agent-id>`).
     pub fn is_agent_queue(&self) -> bool {
-        self.arn.as_deref().is_some_and(|a| a.contains("/queue/agent/"))
+        self.arn
+            .as_deref()
+            .is_some_and(|a| a.contains("/queue/agent/"))
     }
 }
 
@@ -273,21 +343,41 @@ impl QueueRef {
 pub struct AgentContact {
     #[serde(rename = "Channel", default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
-    #[serde(rename = "ConnectedToAgentTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ConnectedToAgentTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connected_to_agent_timestamp: Option<Timestamp>,
     #[serde(rename = "ContactId")]
     pub contact_id: String,
-    #[serde(rename = "InitialContactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "InitialContactId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub initial_contact_id: Option<String>,
-    #[serde(rename = "InitiationMethod", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "InitiationMethod",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub initiation_method: Option<InitiationMethod>,
     #[serde(rename = "Queue", default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueRef>,
-    #[serde(rename = "QueueTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "QueueTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub queue_timestamp: Option<Timestamp>,
     #[serde(rename = "State", default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ContactState>,
-    #[serde(rename = "StateStartTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "StateStartTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub state_start_timestamp: Option<Timestamp>,
     #[serde(flatten)]
     pub extra: Extra,

@@ -41,7 +41,11 @@ pub struct ContactEvent {
     /// EventBridge event id: the dedupe key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(rename = "detail-type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "detail-type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub detail_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -101,35 +105,83 @@ pub struct ContactEventDetail {
     pub event_type: ContactEventType,
     #[serde(alias = "ContactId")]
     pub contact_id: String,
-    #[serde(alias = "InitialContactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "InitialContactId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub initial_contact_id: Option<String>,
-    #[serde(alias = "PreviousContactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "PreviousContactId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub previous_contact_id: Option<String>,
-    #[serde(alias = "RelatedContactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "RelatedContactId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub related_contact_id: Option<String>,
     #[serde(alias = "Channel", default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
-    #[serde(alias = "InstanceArn", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "InstanceArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub instance_arn: Option<String>,
-    #[serde(alias = "InitiationMethod", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "InitiationMethod",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub initiation_method: Option<InitiationMethod>,
-    #[serde(alias = "InitiationTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "InitiationTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub initiation_timestamp: Option<Timestamp>,
-    #[serde(alias = "ConnectedToSystemTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "ConnectedToSystemTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connected_to_system_timestamp: Option<Timestamp>,
-    #[serde(alias = "DisconnectTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "DisconnectTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub disconnect_timestamp: Option<Timestamp>,
-    #[serde(alias = "ScheduledTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "ScheduledTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub scheduled_timestamp: Option<Timestamp>,
     #[serde(alias = "QueueInfo", default, skip_serializing_if = "Option::is_none")]
     pub queue_info: Option<QueueInfo>,
     #[serde(alias = "AgentInfo", default, skip_serializing_if = "Option::is_none")]
     pub agent_info: Option<AgentInfo>,
-    #[serde(alias = "DisconnectReason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "DisconnectReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub disconnect_reason: Option<DisconnectReason>,
-    #[serde(alias = "AnsweringMachineDetectionStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "AnsweringMachineDetectionStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub answering_machine_detection_status: Option<String>,
-    #[serde(alias = "UpdatedProperties", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "UpdatedProperties",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub updated_properties: Option<Vec<String>>,
     #[serde(alias = "Tags", default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
@@ -147,8 +199,13 @@ impl ContactEventDetail {
         let t = match self.event_type {
             T::Initiated => self.initiation_timestamp,
             T::ConnectedToSystem => self.connected_to_system_timestamp,
-            T::Queued => self.queue_info.as_ref().and_then(|q| q.enqueue_timestamp.and_then(Timestamp::get)),
-            T::ConnectedToAgent => agent.and_then(|a| a.connected_to_agent_timestamp.and_then(Timestamp::get)),
+            T::Queued => self
+                .queue_info
+                .as_ref()
+                .and_then(|q| q.enqueue_timestamp.and_then(Timestamp::get)),
+            T::ConnectedToAgent => {
+                agent.and_then(|a| a.connected_to_agent_timestamp.and_then(Timestamp::get))
+            }
             T::Disconnected => self.disconnect_timestamp,
             T::Completed => agent
                 .and_then(|a| a.after_contact_work_end_timestamp.and_then(Timestamp::get))
@@ -160,7 +217,10 @@ impl ContactEventDetail {
 
     /// The first contact of this contact's transfer chain (itself if none).
     pub fn initial_contact_id(&self) -> &str {
-        self.initial_contact_id.as_deref().filter(|s| !s.is_empty()).unwrap_or(&self.contact_id)
+        self.initial_contact_id
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&self.contact_id)
     }
 }
 
@@ -171,9 +231,18 @@ pub struct QueueInfo {
     #[serde(alias = "QueueArn", default, skip_serializing_if = "Option::is_none")]
     pub queue_arn: Option<String>,
     /// `STANDARD`; doc samples say `type`.
-    #[serde(alias = "QueueType", alias = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "QueueType",
+        alias = "type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub queue_type: Option<String>,
-    #[serde(alias = "EnqueueTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "EnqueueTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enqueue_timestamp: Option<Timestamp>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -185,19 +254,47 @@ pub struct QueueInfo {
 pub struct AgentInfo {
     #[serde(alias = "AgentArn", default, skip_serializing_if = "Option::is_none")]
     pub agent_arn: Option<String>,
-    #[serde(alias = "ConnectedToAgentTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "ConnectedToAgentTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connected_to_agent_timestamp: Option<Timestamp>,
-    #[serde(alias = "AcceptedByAgentTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "AcceptedByAgentTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub accepted_by_agent_timestamp: Option<Timestamp>,
-    #[serde(alias = "AgentInitiatedHoldDuration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "AgentInitiatedHoldDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub agent_initiated_hold_duration: Option<i64>,
-    #[serde(alias = "AfterContactWorkStartTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "AfterContactWorkStartTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub after_contact_work_start_timestamp: Option<Timestamp>,
-    #[serde(alias = "AfterContactWorkEndTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "AfterContactWorkEndTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub after_contact_work_end_timestamp: Option<Timestamp>,
-    #[serde(alias = "AfterContactWorkDuration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "AfterContactWorkDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub after_contact_work_duration: Option<i64>,
-    #[serde(alias = "HierarchyGroups", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "HierarchyGroups",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hierarchy_groups: Option<serde_json::Value>,
     #[serde(flatten)]
     pub extra: Extra,

@@ -24,30 +24,66 @@ pub struct ContactRecord {
     pub format_version: String,
     #[serde(rename = "Agent", default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<CtrAgent>,
-    #[serde(rename = "AgentConnectionAttempts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AgentConnectionAttempts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub agent_connection_attempts: Option<u32>,
-    #[serde(rename = "AnsweringMachineDetectionStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AnsweringMachineDetectionStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub answering_machine_detection_status: Option<String>,
     /// User-defined contact attributes.
-    #[serde(rename = "Attributes", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Attributes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub attributes: Option<BTreeMap<String, String>>,
     #[serde(rename = "Campaign", default, skip_serializing_if = "Option::is_none")]
     pub campaign: Option<serde_json::Value>,
     #[serde(rename = "Channel")]
     pub channel: Channel,
-    #[serde(rename = "ConnectedToSystemTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ConnectedToSystemTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connected_to_system_timestamp: Option<Timestamp>,
-    #[serde(rename = "ContactDetails", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ContactDetails",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub contact_details: Option<serde_json::Value>,
     #[serde(rename = "ContactId")]
     pub contact_id: String,
-    #[serde(rename = "CustomerEndpoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "CustomerEndpoint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub customer_endpoint: Option<Endpoint>,
-    #[serde(rename = "DisconnectReason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DisconnectReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub disconnect_reason: Option<DisconnectReason>,
-    #[serde(rename = "DisconnectTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DisconnectTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub disconnect_timestamp: Option<Timestamp>,
-    #[serde(rename = "InitialContactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "InitialContactId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub initial_contact_id: Option<String>,
     #[serde(rename = "InitiationMethod")]
     pub initiation_method: InitiationMethod,
@@ -57,31 +93,75 @@ pub struct ContactRecord {
     pub instance_arn: String,
     #[serde(rename = "LastUpdateTimestamp")]
     pub last_update_timestamp: Timestamp,
-    #[serde(rename = "MediaStreams", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MediaStreams",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub media_streams: Option<Vec<MediaStream>>,
-    #[serde(rename = "NextContactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "NextContactId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub next_contact_id: Option<String>,
-    #[serde(rename = "PreviousContactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PreviousContactId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub previous_contact_id: Option<String>,
     #[serde(rename = "Queue", default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<CtrQueue>,
     #[serde(rename = "Recording", default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<Recording>,
-    #[serde(rename = "Recordings", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Recordings",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub recordings: Option<Vec<Recordings>>,
-    #[serde(rename = "References", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "References",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub references: Option<Vec<serde_json::Value>>,
-    #[serde(rename = "RelatedContactId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RelatedContactId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub related_contact_id: Option<String>,
-    #[serde(rename = "ScheduledTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ScheduledTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub scheduled_timestamp: Option<Timestamp>,
-    #[serde(rename = "SystemEndpoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "SystemEndpoint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub system_endpoint: Option<Endpoint>,
-    #[serde(rename = "TransferCompletedTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "TransferCompletedTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transfer_completed_timestamp: Option<Timestamp>,
-    #[serde(rename = "TransferredToEndpoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "TransferredToEndpoint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transferred_to_endpoint: Option<Endpoint>,
-    #[serde(rename = "VoiceIdResult", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "VoiceIdResult",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub voice_id_result: Option<serde_json::Value>,
     /// Fields not modelled above (newer Connect fields such as `Tags`, `ContactLens`...).
     #[serde(flatten)]
@@ -91,13 +171,22 @@ pub struct ContactRecord {
 impl ContactRecord {
     /// The id of the first contact in this contact's transfer chain (itself if none).
     pub fn initial_contact_id(&self) -> &str {
-        self.initial_contact_id.as_deref().filter(|s| !s.is_empty()).unwrap_or(&self.contact_id)
+        self.initial_contact_id
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&self.contact_id)
     }
 
     /// True when the contact was queued and never reached an agent.
     pub fn abandoned_in_queue(&self) -> bool {
-        let queued = self.queue.as_ref().is_some_and(|q| q.enqueue_timestamp.is_some());
-        let connected = self.agent.as_ref().is_some_and(|a| a.connected_to_agent_timestamp.is_some());
+        let queued = self
+            .queue
+            .as_ref()
+            .is_some_and(|q| q.enqueue_timestamp.is_some());
+        let connected = self
+            .agent
+            .as_ref()
+            .is_some_and(|a| a.connected_to_agent_timestamp.is_some());
         queued && !connected
     }
 }
@@ -107,30 +196,74 @@ impl ContactRecord {
 pub struct CtrAgent {
     #[serde(rename = "ARN", default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
-    #[serde(rename = "AfterContactWorkDuration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AfterContactWorkDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub after_contact_work_duration: Option<i64>,
-    #[serde(rename = "AfterContactWorkEndTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AfterContactWorkEndTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub after_contact_work_end_timestamp: Option<Timestamp>,
-    #[serde(rename = "AfterContactWorkStartTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AfterContactWorkStartTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub after_contact_work_start_timestamp: Option<Timestamp>,
-    #[serde(rename = "AgentInteractionDuration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AgentInteractionDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub agent_interaction_duration: Option<i64>,
-    #[serde(rename = "ConnectedToAgentTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ConnectedToAgentTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connected_to_agent_timestamp: Option<Timestamp>,
-    #[serde(rename = "CustomerHoldDuration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "CustomerHoldDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub customer_hold_duration: Option<i64>,
-    #[serde(rename = "HierarchyGroups", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "HierarchyGroups",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hierarchy_groups: Option<CtrHierarchyGroups>,
-    #[serde(rename = "LongestHoldDuration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LongestHoldDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub longest_hold_duration: Option<i64>,
-    #[serde(rename = "NumberOfHolds", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "NumberOfHolds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub number_of_holds: Option<i64>,
-    #[serde(rename = "RoutingProfile", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RoutingProfile",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub routing_profile: Option<ArnName>,
     #[serde(rename = "Username", default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// Supervisor monitoring / barge periods (lower-camel keys on the wire).
-    #[serde(rename = "stateTransitions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "stateTransitions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub state_transitions: Option<Vec<serde_json::Value>>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -202,12 +335,20 @@ pub struct Endpoint {
 pub struct CtrQueue {
     #[serde(rename = "ARN", default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
-    #[serde(rename = "DequeueTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DequeueTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dequeue_timestamp: Option<Timestamp>,
     /// Seconds between enqueue and dequeue.
     #[serde(rename = "Duration", default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
-    #[serde(rename = "EnqueueTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "EnqueueTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enqueue_timestamp: Option<Timestamp>,
     #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -227,7 +368,11 @@ pub struct MediaStream {
 /// The legacy single `Recording`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recording {
-    #[serde(rename = "DeletionReason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DeletionReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deletion_reason: Option<String>,
     /// `bucket/key`, without `s3://`.
     #[serde(rename = "Location", default, skip_serializing_if = "Option::is_none")]
@@ -243,27 +388,59 @@ pub struct Recording {
 /// One entry of `Recordings`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recordings {
-    #[serde(rename = "DeletionReason", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DeletionReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deletion_reason: Option<String>,
     /// Kinesis Video fragment number (a decimal string; kept as written).
-    #[serde(rename = "FragmentStartNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "FragmentStartNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fragment_start_number: Option<serde_json::Value>,
-    #[serde(rename = "FragmentStopNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "FragmentStopNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fragment_stop_number: Option<serde_json::Value>,
     #[serde(rename = "Location", default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    #[serde(rename = "MediaStreamType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MediaStreamType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub media_stream_type: Option<String>,
-    #[serde(rename = "ParticipantType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ParticipantType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub participant_type: Option<String>,
-    #[serde(rename = "StartTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "StartTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_timestamp: Option<Timestamp>,
     #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(rename = "StopTimestamp", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "StopTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub stop_timestamp: Option<Timestamp>,
     /// `S3` in real records (the docs say "Amazon S3") or `KINESIS_VIDEO_STREAM`.
-    #[serde(rename = "StorageType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "StorageType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_type: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,

@@ -10,6 +10,8 @@ pub mod agent_event;
 pub mod common;
 pub mod contact_event;
 pub mod ctr;
+pub mod decode;
+pub mod envelope;
 mod open_enum;
 pub mod record;
 pub mod seq;
@@ -19,6 +21,7 @@ pub use agent_event::{AgentContact, AgentEvent, AgentEventType, AgentSnapshot, C
 pub use common::{Channel, DisconnectReason, Extra, InitiationMethod};
 pub use contact_event::{ContactEvent, ContactEventDetail, ContactEventType};
 pub use ctr::ContactRecord;
+pub use decode::{DecodeError, Decoded, Decoder, Format, Source};
 pub use record::{Record, RecordError, RecordKind};
 pub use seq::SequenceNumber;
 pub use time::Timestamp;

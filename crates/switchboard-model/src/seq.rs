@@ -16,7 +16,8 @@ impl SequenceNumber {
     /// Wraps a decimal string. Returns `None` unless it is 1 to 128 ASCII digits.
     pub fn new(s: impl Into<String>) -> Option<Self> {
         let s = s.into();
-        (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_digit())).then_some(Self(s))
+        (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(Self(s))
     }
 
     /// The digits as written.
@@ -66,7 +67,10 @@ mod tests {
     #[test]
     fn compares_as_big_integers() {
         let s = |x: &str| SequenceNumber::new(x).unwrap();
-        assert!(s("49568167373333333334444444444444444444444444444444444444") > s("49568167373333333333333333333333333333333333333333333333"));
+        assert!(
+            s("49568167373333333334444444444444444444444444444444444444")
+                > s("49568167373333333333333333333333333333333333333333333333")
+        );
         assert!(s("9") < s("10"));
         assert_eq!(s("007").cmp(&s("7")), Ordering::Equal);
         assert!(SequenceNumber::new("12a").is_none());

@@ -32,13 +32,23 @@ const EPOCH_SENTINEL_MILLIS: i64 = 1;
 impl Timestamp {
     /// A UTC timestamp written with millisecond precision (agent events, contact events).
     pub fn from_millis(millis: i64) -> Self {
-        Self { millis, sub_milli_nanos: 0, frac_digits: 3, offset_minutes: None }
+        Self {
+            millis,
+            sub_milli_nanos: 0,
+            frac_digits: 3,
+            offset_minutes: None,
+        }
     }
 
     /// A UTC timestamp written with second precision (contact records). Sub-second
     /// milliseconds are truncated.
     pub fn from_secs(secs: i64) -> Self {
-        Self { millis: secs * 1000, sub_milli_nanos: 0, frac_digits: 0, offset_minutes: None }
+        Self {
+            millis: secs * 1000,
+            sub_milli_nanos: 0,
+            frac_digits: 0,
+            offset_minutes: None,
+        }
     }
 
     /// Same instant, written with second precision (`...:49Z`), as in contact records.
@@ -81,7 +91,13 @@ impl Timestamp {
         let ms_of_day = local.rem_euclid(86_400_000);
         let (y, m, d) = civil_from_days(days);
         let secs = ms_of_day / 1000;
-        write!(out, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)?;
+        write!(
+            out,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )?;
         if self.frac_digits > 0 {
             let nanos = (ms_of_day % 1000) as u64 * 1_000_000 + u64::from(self.sub_milli_nanos);
             let digits = format!("{nanos:09}");
@@ -238,7 +254,12 @@ fn parse_rfc3339(b: &[u8]) -> Option<Timestamp> {
     let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second.min(59));
     let local_ms = secs * 1000 + (nanos / 1_000_000) as i64;
     let millis = local_ms - i64::from(offset_minutes.unwrap_or(0)) * 60_000;
-    Some(Timestamp { millis, sub_milli_nanos: (nanos % 1_000_000) as u32, frac_digits, offset_minutes })
+    Some(Timestamp {
+        millis,
+        sub_milli_nanos: (nanos % 1_000_000) as u32,
+        frac_digits,
+        offset_minutes,
+    })
 }
 
 fn is_leap(y: i64) -> bool {
@@ -328,8 +349,14 @@ mod tests {
 
     #[test]
     fn epoch_sentinel_is_unset() {
-        assert!(Timestamp::parse("1970-01-01T00:00:00.001Z").unwrap().get().is_none());
-        assert!(Timestamp::parse("2021-01-01T00:00:00.001Z").unwrap().get().is_some());
+        assert!(Timestamp::parse("1970-01-01T00:00:00.001Z")
+            .unwrap()
+            .get()
+            .is_none());
+        assert!(Timestamp::parse("2021-01-01T00:00:00.001Z")
+            .unwrap()
+            .get()
+            .is_some());
     }
 
     #[test]

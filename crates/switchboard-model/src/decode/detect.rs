@@ -1,0 +1,579 @@
+//! Telling records and envelopes apart by their keys, and unpacking each envelope.
+//!
+//! One cheap pass over a JSON value reads only the keys that identify it (every other
+//! value is skipped unparsed); a second pass parses it as what it is.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::ControlFlow;
+use std::str::FromStr;
+
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{decode_payload, DecodeError, Decoded, Source};
+use crate::contact_event::CONTACT_EVENT_DETAIL_TYPE;
+use crate::envelope::{
+    decode_base64, FirehoseErrorRecord, FirehoseHttpRequest, FirehoseTransformRequest,
+    KinesisEvent, KinesisRecord, KinesisRecords, SqsEvent, SqsMessage, SqsMessages,
+};
+use crate::record::{Record, RecordError, RecordKind};
+
+/// The layout of the input, when it should not be detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Detect every top-level value's layout from its keys.
+    Auto,
+    /// Bare records: one document, NDJSON, pretty-printed, or Firehose's `{…}{…}`.
+    Json,
+    /// Kinesis API records (`GetRecords` output, or one record) with base64 `Data`.
+    Kinesis,
+    /// A Lambda event from a Kinesis event source mapping.
+    KinesisLambda,
+    /// A Firehose data-transformation request.
+    FirehoseTransform,
+    /// A Firehose HTTP endpoint delivery request body.
+    FirehoseHttp,
+    /// Records from a Firehose S3 error prefix (`rawData`).
+    FirehoseError,
+    /// EventBridge contact events (envelope, or `detail` alone).
+    EventBridge,
+    /// SQS: a Lambda SQS event, `ReceiveMessage` output, or one message, bodies holding
+    /// EventBridge events or records.
+    Sqs,
+}
+
+impl Format {
+    /// Every format with its command-line name and a description.
+    pub const ALL: &'static [(Format, &'static str, &'static str)] = &[
+        (
+            Format::Auto,
+            "auto",
+            "detect each value's layout from its keys",
+        ),
+        (
+            Format::Json,
+            "json",
+            "bare records: one document, NDJSON, or Firehose {..}{..} concatenation",
+        ),
+        (
+            Format::Kinesis,
+            "kinesis",
+            "Kinesis API records with base64 Data (GetRecords output)",
+        ),
+        (
+            Format::KinesisLambda,
+            "kinesis-lambda",
+            "Lambda event from a Kinesis event source mapping",
+        ),
+        (
+            Format::FirehoseTransform,
+            "firehose-transform",
+            "Firehose data-transformation request",
+        ),
+        (
+            Format::FirehoseHttp,
+            "firehose-http",
+            "Firehose HTTP endpoint request body",
+        ),
+        (
+            Format::FirehoseError,
+            "firehose-error",
+            "Firehose S3 error-prefix records (rawData)",
+        ),
+        (
+            Format::EventBridge,
+            "eventbridge",
+            "EventBridge contact events (envelope or detail)",
+        ),
+        (
+            Format::Sqs,
+            "sqs",
+            "SQS Lambda event, ReceiveMessage output or message, bodies decoded",
+        ),
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(f, _, _)| *f == self)
+            .map(|(_, n, _)| *n)
+            .unwrap_or("auto")
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.to_ascii_lowercase();
+        let alias = match s.as_str() {
+            "ndjson" | "jsonl" | "records" | "firehose-s3" | "concatenated" => "json",
+            "lambda-kinesis" => "kinesis-lambda",
+            "firehose-lambda" => "firehose-transform",
+            "contact-events" => "eventbridge",
+            other => other,
+        };
+        Self::ALL
+            .iter()
+            .find(|(_, n, _)| *n == alias)
+            .map(|(f, _, _)| *f)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(_, n, _)| *n).collect();
+                format!(
+                    "unknown format {s:?}; expected one of: {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// The keys that identify a record or an envelope; every value is skipped unparsed.
+#[derive(Deserialize, Default)]
+pub(crate) struct Probe {
+    #[serde(rename = "AgentARN")]
+    agent_arn: Option<IgnoredAny>,
+    #[serde(rename = "EventType")]
+    pascal_event_type: Option<IgnoredAny>,
+    #[serde(rename = "ContactId")]
+    pascal_contact_id: Option<IgnoredAny>,
+    #[serde(rename = "AWSContactTraceRecordFormatVersion")]
+    ctr_version: Option<IgnoredAny>,
+    #[serde(rename = "InitiationTimestamp")]
+    pascal_initiation: Option<IgnoredAny>,
+    #[serde(rename = "detail-type")]
+    detail_type: Option<serde_json::Value>,
+    detail: Option<IgnoredAny>,
+    #[serde(rename = "eventType")]
+    event_type: Option<IgnoredAny>,
+    #[serde(rename = "contactId")]
+    contact_id: Option<IgnoredAny>,
+    #[serde(rename = "Records")]
+    pascal_records: Option<Vec<ItemProbe>>,
+    records: Option<Vec<ItemProbe>>,
+    #[serde(rename = "invocationId")]
+    invocation_id: Option<IgnoredAny>,
+    #[serde(rename = "requestId")]
+    request_id: Option<IgnoredAny>,
+    #[serde(rename = "rawData")]
+    raw_data: Option<IgnoredAny>,
+    #[serde(rename = "Messages")]
+    messages: Option<IgnoredAny>,
+    #[serde(rename = "Body")]
+    pascal_body: Option<IgnoredAny>,
+    #[serde(rename = "SequenceNumber")]
+    sequence_number: Option<IgnoredAny>,
+    #[serde(rename = "Data")]
+    data: Option<IgnoredAny>,
+    #[serde(rename = "batchItemFailures")]
+    batch_item_failures: Option<IgnoredAny>,
+    #[serde(rename = "commonAttributes")]
+    common_attributes: Option<IgnoredAny>,
+    source: Option<serde_json::Value>,
+}
+
+/// Keys of the first items of a `Records`/`records` array.
+#[derive(Deserialize, Default)]
+struct ItemProbe {
+    kinesis: Option<IgnoredAny>,
+    body: Option<IgnoredAny>,
+    #[serde(rename = "Data")]
+    pascal_data: Option<IgnoredAny>,
+    result: Option<IgnoredAny>,
+}
+
+/// What a JSON value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Record(RecordKind, bool),
+    Envelope(Format),
+    SqsLambda,
+    /// A known AWS document that is not data (a response, a rule pattern...).
+    NotData(&'static str),
+    Unknown,
+}
+
+impl Probe {
+    pub(crate) fn of(bytes: &[u8]) -> Result<Probe, serde_json::Error> {
+        match serde_json::from_slice::<Probe>(bytes) {
+            // Valid JSON whose identifying keys have unexpected types: not one of ours.
+            Err(e) if e.is_data() => Ok(Probe::default()),
+            other => other,
+        }
+    }
+
+    /// The record kind, if the keys are those of a record (and whether a contact event
+    /// has its EventBridge envelope).
+    pub(crate) fn record_kind(&self) -> Option<(RecordKind, bool)> {
+        if self.agent_arn.is_some() && self.pascal_event_type.is_some() {
+            return Some((RecordKind::AgentEvent, false));
+        }
+        if self.pascal_contact_id.is_some()
+            && self.pascal_event_type.is_none()
+            && (self.ctr_version.is_some() || self.pascal_initiation.is_some())
+        {
+            return Some((RecordKind::ContactRecord, false));
+        }
+        let contact_detail_type = self
+            .detail_type
+            .as_ref()
+            .and_then(|v| v.as_str())
+            .is_some_and(|t| t == CONTACT_EVENT_DETAIL_TYPE);
+        if self.detail.is_some() && contact_detail_type {
+            return Some((RecordKind::ContactEvent, true));
+        }
+        if (self.event_type.is_some() || self.pascal_event_type.is_some())
+            && (self.contact_id.is_some() || self.pascal_contact_id.is_some())
+        {
+            // A bare `detail` (real camelCase, or the PascalCase of some doc samples).
+            return Some((RecordKind::ContactEvent, false));
+        }
+        None
+    }
+
+    pub(crate) fn shape(&self) -> Shape {
+        if let Some(items) = &self.pascal_records {
+            return match items.first() {
+                Some(i) if i.kinesis.is_some() => Shape::Envelope(Format::KinesisLambda),
+                Some(i) if i.body.is_some() => Shape::SqsLambda,
+                Some(i) if i.pascal_data.is_some() => Shape::Envelope(Format::Kinesis),
+                None if self.invocation_id.is_none() => Shape::NotData("an empty Records array"),
+                _ => Shape::Unknown,
+            };
+        }
+        if let Some(items) = &self.records {
+            if self.invocation_id.is_some() {
+                return Shape::Envelope(Format::FirehoseTransform);
+            }
+            if self.request_id.is_some() {
+                return Shape::Envelope(Format::FirehoseHttp);
+            }
+            if items.first().is_some_and(|i| i.result.is_some()) {
+                return Shape::NotData("a Firehose transformation response, not input data");
+            }
+        }
+        if self.raw_data.is_some() {
+            return Shape::Envelope(Format::FirehoseError);
+        }
+        if self.messages.is_some() || self.pascal_body.is_some() {
+            return Shape::Envelope(Format::Sqs);
+        }
+        if self.sequence_number.is_some() && self.data.is_some() {
+            return Shape::Envelope(Format::Kinesis);
+        }
+        if let Some((kind, enveloped)) = self.record_kind() {
+            return Shape::Record(kind, enveloped);
+        }
+        if self.source.as_ref().is_some_and(|s| s.is_array()) {
+            return Shape::NotData("an EventBridge event pattern, not an event");
+        }
+        if self.detail.is_some() && self.detail_type.is_some() {
+            return Shape::NotData(
+                "an EventBridge event of another detail-type, not a Connect contact event",
+            );
+        }
+        if self.batch_item_failures.is_some() {
+            return Shape::NotData("a Lambda partial-batch response, not input data");
+        }
+        if self.request_id.is_some() {
+            return Shape::NotData("a Firehose HTTP endpoint response, not input data");
+        }
+        if self.common_attributes.is_some() {
+            return Shape::NotData("a Firehose common-attributes header, not input data");
+        }
+        Shape::Unknown
+    }
+}
+
+type Sink<'a> = dyn FnMut(Result<Decoded, DecodeError>) -> ControlFlow<()> + 'a;
+
+fn fail(f: &mut Sink<'_>, source: Source, reason: impl Into<String>) -> ControlFlow<()> {
+    f(Err(DecodeError {
+        source,
+        reason: reason.into(),
+    }))
+}
+
+/// Describes a serde error with the line it points at, relative to a value that starts on
+/// `first_line`.
+fn json_reason(what: &str, e: &serde_json::Error, first_line: u64) -> String {
+    let line = first_line + e.line().saturating_sub(1) as u64;
+    // serde_json's message ends with " at line L column C" relative to the value.
+    let msg = e.to_string();
+    let msg = msg
+        .rsplit_once(" at line ")
+        .map(|(m, _)| m.to_owned())
+        .unwrap_or(msg);
+    format!("{what}: {msg} (line {line}, column {})", e.column())
+}
+
+/// Lists the top-level keys of an object we do not recognise, to say what it is.
+fn unknown_reason(bytes: &[u8]) -> String {
+    match serde_json::from_slice::<BTreeMap<String, IgnoredAny>>(bytes) {
+        Ok(map) if map.is_empty() => "an empty JSON object is not a Connect record".to_owned(),
+        Ok(map) => {
+            let keys: Vec<&str> = map.keys().take(8).map(String::as_str).collect();
+            let more = if map.len() > 8 { ", ..." } else { "" };
+            format!(
+                "not a Connect record or a known envelope (a JSON object with keys {}{more})",
+                keys.join(", ")
+            )
+        }
+        Err(_) => "not a Connect record or a known envelope".to_owned(),
+    }
+}
+
+/// Decodes one JSON value (an object or array) found at `line`.
+pub(crate) fn decode_value(
+    format: Format,
+    bytes: &[u8],
+    line: u64,
+    src: Source,
+    depth: u8,
+    f: &mut Sink<'_>,
+) -> ControlFlow<()> {
+    if bytes.first() == Some(&b'[') {
+        // A JSON array of records or envelopes.
+        let items: Vec<&RawValue> = match serde_json::from_slice(bytes) {
+            Ok(items) => items,
+            Err(e) => return fail(f, src, json_reason("invalid JSON", &e, line)),
+        };
+        for (i, item) in items.into_iter().enumerate() {
+            let s = Source {
+                index: Some(i),
+                envelope: src.envelope.or(Some("array")),
+                ..src.clone()
+            };
+            if item.get().starts_with(['{', '[']) {
+                decode_value(format, item.get().as_bytes(), line, s, depth, f)?;
+            } else {
+                fail(
+                    f,
+                    s,
+                    format!("array item is not a JSON object: {:.40}", item.get()),
+                )?;
+            }
+        }
+        return ControlFlow::Continue(());
+    }
+
+    let probe = match Probe::of(bytes) {
+        Ok(p) => p,
+        Err(e) => return fail(f, src, json_reason("invalid JSON", &e, line)),
+    };
+    let shape = probe.shape();
+    let wanted = match (format, shape) {
+        (Format::Auto, shape) => shape,
+        (Format::Json, Shape::Record(kind, env)) => Shape::Record(kind, env),
+        (Format::Json, _) => {
+            return fail(
+                f,
+                src,
+                "expected a bare Connect record (--format json); ".to_owned()
+                    + &unknown_reason(bytes),
+            )
+        }
+        (Format::EventBridge, Shape::Record(RecordKind::ContactEvent, env)) => {
+            Shape::Record(RecordKind::ContactEvent, env)
+        }
+        (Format::EventBridge, _) => {
+            return fail(
+                f,
+                src,
+                "expected an EventBridge contact event (--format eventbridge)",
+            );
+        }
+        (Format::Sqs, Shape::SqsLambda) => Shape::SqsLambda,
+        (forced, _) => Shape::Envelope(forced),
+    };
+
+    match wanted {
+        Shape::Record(kind, enveloped) => match Record::parse_as(kind, enveloped, bytes) {
+            Ok(record) => f(Ok(Decoded {
+                kind,
+                source: src,
+                record,
+            })),
+            Err(RecordError::Invalid { kind, source }) => fail(
+                f,
+                src,
+                json_reason(&format!("invalid {kind}"), &source, line),
+            ),
+            Err(RecordError::Json(e)) => fail(f, src, json_reason("invalid JSON", &e, line)),
+        },
+        Shape::Envelope(env) => decode_envelope(env, bytes, line, src, depth, f),
+        Shape::SqsLambda => {
+            let event: SqsEvent = match parse(bytes, "SQS Lambda event", line) {
+                Ok(v) => v,
+                Err(reason) => return fail(f, src, reason),
+            };
+            for (i, m) in event.records.iter().enumerate() {
+                let s = Source {
+                    envelope: Some("sqs-lambda"),
+                    index: Some(i),
+                    record_id: m.message_id.clone(),
+                    ..src.clone()
+                };
+                decode_payload(m.body.as_bytes(), s, depth, f)?;
+            }
+            ControlFlow::Continue(())
+        }
+        Shape::NotData(what) => fail(f, src, format!("not Connect data: this is {what}")),
+        Shape::Unknown => fail(f, src, unknown_reason(bytes)),
+    }
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str, line: u64) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|e| json_reason(&format!("invalid {what}"), &e, line))
+}
+
+/// Decodes a base64 payload and what it holds.
+fn payload(data: &str, src: Source, depth: u8, f: &mut Sink<'_>) -> ControlFlow<()> {
+    match decode_base64(data) {
+        Ok(bytes) => decode_payload(&bytes, src, depth, f),
+        Err(e) => fail(f, src, format!("record data is not valid base64: {e}")),
+    }
+}
+
+fn decode_envelope(
+    env: Format,
+    bytes: &[u8],
+    line: u64,
+    src: Source,
+    depth: u8,
+    f: &mut Sink<'_>,
+) -> ControlFlow<()> {
+    match env {
+        Format::KinesisLambda => {
+            let event: KinesisEvent = match parse(bytes, "Lambda Kinesis event", line) {
+                Ok(v) => v,
+                Err(reason) => return fail(f, src, reason),
+            };
+            for (i, r) in event.records.iter().enumerate() {
+                let s = Source {
+                    envelope: Some("kinesis-lambda"),
+                    index: Some(i),
+                    shard_id: r.shard_id().map(str::to_owned),
+                    sequence_number: Some(r.kinesis.sequence_number.clone()),
+                    partition_key: r.kinesis.partition_key.clone(),
+                    ..src.clone()
+                };
+                payload(&r.kinesis.data, s, depth, f)?;
+            }
+        }
+        Format::Kinesis => {
+            let records: Vec<KinesisRecord> = if serde_json::from_slice::<Probe>(bytes)
+                .ok()
+                .is_some_and(|p| p.pascal_records.is_some())
+            {
+                match parse::<KinesisRecords>(bytes, "Kinesis GetRecords output", line) {
+                    Ok(v) => v.records,
+                    Err(reason) => return fail(f, src, reason),
+                }
+            } else {
+                match parse::<KinesisRecord>(bytes, "Kinesis record", line) {
+                    Ok(v) => vec![v],
+                    Err(reason) => return fail(f, src, reason),
+                }
+            };
+            for (i, r) in records.iter().enumerate() {
+                let s = Source {
+                    envelope: Some("kinesis"),
+                    index: Some(i),
+                    sequence_number: Some(r.sequence_number.clone()),
+                    partition_key: r.partition_key.clone(),
+                    ..src.clone()
+                };
+                payload(&r.data, s, depth, f)?;
+            }
+        }
+        Format::FirehoseTransform => {
+            let req: FirehoseTransformRequest =
+                match parse(bytes, "Firehose transformation request", line) {
+                    Ok(v) => v,
+                    Err(reason) => return fail(f, src, reason),
+                };
+            for (i, r) in req.records.iter().enumerate() {
+                let meta = r.kinesis_record_metadata.as_ref();
+                let s = Source {
+                    envelope: Some("firehose-transform"),
+                    index: Some(i),
+                    record_id: Some(r.record_id.clone()),
+                    shard_id: meta.and_then(|m| m.shard_id.clone()),
+                    sequence_number: meta.and_then(|m| m.sequence_number.clone()),
+                    partition_key: meta.and_then(|m| m.partition_key.clone()),
+                    ..src.clone()
+                };
+                payload(&r.data, s, depth, f)?;
+            }
+        }
+        Format::FirehoseHttp => {
+            let req: FirehoseHttpRequest =
+                match parse(bytes, "Firehose HTTP endpoint request", line) {
+                    Ok(v) => v,
+                    Err(reason) => return fail(f, src, reason),
+                };
+            for (i, r) in req.records.iter().enumerate() {
+                let s = Source {
+                    envelope: Some("firehose-http"),
+                    index: Some(i),
+                    record_id: Some(req.request_id.clone()),
+                    ..src.clone()
+                };
+                payload(&r.data, s, depth, f)?;
+            }
+        }
+        Format::FirehoseError => {
+            let rec: FirehoseErrorRecord = match parse(bytes, "Firehose error record", line) {
+                Ok(v) => v,
+                Err(reason) => return fail(f, src, reason),
+            };
+            let s = Source {
+                envelope: Some("firehose-error"),
+                record_id: rec.data_id.clone(),
+                ..src
+            };
+            payload(&rec.raw_data, s, depth, f)?;
+        }
+        Format::Sqs => {
+            let probe = Probe::of(bytes).unwrap_or_default();
+            let messages: Vec<SqsMessage> = if probe.messages.is_some() {
+                match parse::<SqsMessages>(bytes, "SQS ReceiveMessage output", line) {
+                    Ok(v) => v.messages,
+                    Err(reason) => return fail(f, src, reason),
+                }
+            } else {
+                match parse::<SqsMessage>(bytes, "SQS message", line) {
+                    Ok(v) => vec![v],
+                    Err(reason) => return fail(f, src, reason),
+                }
+            };
+            for (i, m) in messages.iter().enumerate() {
+                let s = Source {
+                    envelope: Some("sqs"),
+                    index: Some(i),
+                    record_id: m.message_id.clone(),
+                    ..src.clone()
+                };
+                decode_payload(m.body.as_bytes(), s, depth, f)?;
+            }
+        }
+        Format::EventBridge => {
+            // Reached only when forced on something without contact-event keys.
+            return fail(
+                f,
+                src,
+                "expected an EventBridge contact event (--format eventbridge)",
+            );
+        }
+        Format::Auto | Format::Json => return fail(f, src, unknown_reason(bytes)),
+    }
+    ControlFlow::Continue(())
+}

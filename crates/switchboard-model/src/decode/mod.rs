@@ -1,0 +1,323 @@
+//! Decoding Connect data from any envelope it arrives in.
+//!
+//! Input is a byte stream (a file, stdin, an HTTP body, a Lambda event). It may be gzip
+//! compressed; it holds one or more top-level JSON values ([`split`]); each value is a
+//! record or an envelope of records, told apart by its keys ([`detect`]) unless a
+//! [`Format`] is forced. Envelope payloads (base64 Kinesis/Firehose data, SQS bodies) are
+//! decoded the same way, recursively. Every record comes out with a [`Source`] that says
+//! exactly where it was found; every problem comes out as a [`DecodeError`] with the same
+//! position and a reason, and decoding carries on with the next record.
+
+mod detect;
+pub mod split;
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::record::{Record, RecordKind};
+
+pub use detect::Format;
+pub(crate) use detect::Probe;
+
+/// Largest single JSON value accepted (a Firehose HTTP body is at most 64 MiB).
+pub const DEFAULT_VALUE_LIMIT: usize = 80 * 1024 * 1024;
+
+/// Envelopes nest (an SQS body holding an EventBridge event, a Firehose error record
+/// holding a Kinesis payload); deeper nesting than this is refused.
+const MAX_NESTING: u8 = 4;
+
+/// Where a record was found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Source {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<Arc<str>>,
+    /// 1-based line of the top-level JSON value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Byte offset of the top-level JSON value (in the decompressed stream).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// The envelope the record came in (`kinesis-lambda`, `firehose-http`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<&'static str>,
+    /// 0-based position of the record in its envelope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// 0-based position of the record in a payload holding several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition_key: Option<String>,
+    /// The envelope's id for the record: Firehose recordId, Lambda eventID, SQS
+    /// messageId, Firehose request id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.file.as_deref().unwrap_or("<input>"))?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(offset) = self.offset {
+            write!(f, " (byte {offset})")?;
+        }
+        if let Some(env) = self.envelope {
+            write!(f, ", {env}")?;
+        }
+        if let Some(i) = self.index {
+            write!(f, " record {i}")?;
+        }
+        if let Some(p) = self.part {
+            write!(f, " part {p}")?;
+        }
+        let ids: Vec<String> = [
+            self.shard_id.as_ref().map(|s| s.to_string()),
+            self.sequence_number
+                .as_ref()
+                .map(|s| format!("sequence {s}")),
+            self.record_id.as_ref().map(|s| format!("id {s}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !ids.is_empty() {
+            write!(f, " ({})", ids.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A record and where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decoded {
+    pub kind: RecordKind,
+    pub source: Source,
+    pub record: Record,
+}
+
+/// A piece of input that did not decode, where it was, and why.
+#[derive(Debug, Clone)]
+pub struct DecodeError {
+    pub source: Source,
+    pub reason: String,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.reason)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// What a decode pass produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    pub records: u64,
+    pub errors: u64,
+    /// Bytes read from the input (compressed size for gzip).
+    pub bytes: u64,
+}
+
+/// Decodes Connect data. Cheap to build; holds only options.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    format: Format,
+    value_limit: usize,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new(Format::Auto)
+    }
+}
+
+impl Decoder {
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            value_limit: DEFAULT_VALUE_LIMIT,
+        }
+    }
+
+    /// Sets the largest single JSON value accepted.
+    pub fn with_value_limit(mut self, limit: usize) -> Self {
+        self.value_limit = limit;
+        self
+    }
+
+    /// Decodes a whole stream (gzip detected by its magic bytes), calling `f` with each
+    /// record or error. `file` names the input in positions. `f` may stop early by
+    /// returning `Break`.
+    pub fn decode_reader<R: Read>(
+        &self,
+        file: Option<&str>,
+        reader: R,
+        f: &mut dyn FnMut(Result<Decoded, DecodeError>) -> ControlFlow<()>,
+    ) -> DecodeStats {
+        let file: Option<Arc<str>> = file.map(Arc::from);
+        let mut counted = CountingReader {
+            inner: reader,
+            count: 0,
+        };
+        let mut stats = DecodeStats::default();
+        {
+            let mut buffered = BufReader::with_capacity(256 * 1024, &mut counted);
+            let is_gzip = matches!(buffered.fill_buf(), Ok(b) if b.starts_with(&[0x1f, 0x8b]));
+            let mut emit = |r: Result<Decoded, DecodeError>| {
+                match &r {
+                    Ok(_) => stats.records += 1,
+                    Err(_) => stats.errors += 1,
+                }
+                f(r)
+            };
+            if is_gzip {
+                let gz = flate2::bufread::MultiGzDecoder::new(buffered);
+                self.decode_stream(&file, gz, &mut emit);
+            } else {
+                self.decode_stream(&file, buffered, &mut emit);
+            }
+        }
+        stats.bytes = counted.count;
+        stats
+    }
+
+    /// Decodes an in-memory buffer (an HTTP body, a Lambda event).
+    pub fn decode_slice(
+        &self,
+        file: Option<&str>,
+        bytes: &[u8],
+        f: &mut dyn FnMut(Result<Decoded, DecodeError>) -> ControlFlow<()>,
+    ) -> DecodeStats {
+        self.decode_reader(file, bytes, f)
+    }
+
+    fn decode_stream(
+        &self,
+        file: &Option<Arc<str>>,
+        reader: impl Read,
+        f: &mut dyn FnMut(Result<Decoded, DecodeError>) -> ControlFlow<()>,
+    ) {
+        let _ = split::split_json(reader, self.value_limit, |item| match item {
+            Ok(span) => {
+                let src = Source {
+                    file: file.clone(),
+                    line: Some(span.line),
+                    offset: Some(span.offset),
+                    ..Source::default()
+                };
+                detect::decode_value(self.format, span.bytes, span.line, src, 0, f)
+            }
+            Err(e) => {
+                let source = Source {
+                    file: file.clone(),
+                    line: Some(e.line),
+                    offset: Some(e.offset),
+                    ..Source::default()
+                };
+                f(Err(DecodeError {
+                    source,
+                    reason: e.issue.to_string(),
+                }))
+            }
+        });
+    }
+}
+
+/// Counts the bytes read, for throughput figures.
+struct CountingReader<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Decodes one envelope payload (already base64-decoded): gzip, then one or more JSON
+/// values, each a record or a nested envelope.
+fn decode_payload(
+    payload: &[u8],
+    src: Source,
+    depth: u8,
+    f: &mut dyn FnMut(Result<Decoded, DecodeError>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    if depth >= MAX_NESTING {
+        return f(Err(DecodeError {
+            source: src,
+            reason: "envelopes nested too deeply".into(),
+        }));
+    }
+    if payload.is_empty() {
+        return f(Err(DecodeError {
+            source: src,
+            reason: "empty payload".into(),
+        }));
+    }
+    let unzipped;
+    let payload = if payload.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        if let Err(e) = flate2::read::MultiGzDecoder::new(payload).read_to_end(&mut out) {
+            return f(Err(DecodeError {
+                source: src,
+                reason: format!("payload is not valid gzip: {e}"),
+            }));
+        }
+        unzipped = out;
+        &unzipped[..]
+    } else {
+        payload
+    };
+    // Most payloads hold exactly one record: number parts only when there are several.
+    let mut parts: Vec<Result<(usize, usize, u64), (String, u64)>> = Vec::new();
+    let _ = split::split_json(payload, DEFAULT_VALUE_LIMIT, |item| {
+        parts.push(match item {
+            Ok(span) => {
+                let start = span.offset as usize;
+                Ok((start, start + span.bytes.len(), span.line))
+            }
+            Err(e) => Err((payload_issue(e.issue), e.line)),
+        });
+        ControlFlow::Continue(())
+    });
+    let several = parts.len() > 1;
+    for (i, part) in parts.into_iter().enumerate() {
+        let mut s = src.clone();
+        if several {
+            s.part = Some(i);
+        }
+        match part {
+            Ok((start, end, line)) => {
+                detect::decode_value(Format::Auto, &payload[start..end], line, s, depth + 1, f)?
+            }
+            Err((reason, _)) => f(Err(DecodeError { source: s, reason }))?,
+        }
+    }
+    ControlFlow::Continue(())
+}
+
+fn payload_issue(issue: split::SplitIssue) -> String {
+    match issue {
+        split::SplitIssue::NotJson { snippet } => {
+            format!("payload is not a Connect record: not JSON ({snippet:?})")
+        }
+        other => format!("payload: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

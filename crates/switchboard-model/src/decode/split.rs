@@ -1,0 +1,436 @@
+//! Splits a byte stream into top-level JSON values without parsing them.
+//!
+//! One splitter covers every file layout Connect data is stored in: a single document,
+//! NDJSON, pretty-printed records one after another, and Firehose's S3 objects where
+//! records are concatenated with no separator at all (`{…}{…}`). It tracks nesting and
+//! strings only; the values it yields are then parsed by serde. Tracking where each value
+//! starts (byte offset and line) is what lets errors name their position.
+//!
+//! Damage stays local. A value that cannot continue (an object opened where JSON allows
+//! none, such as the next NDJSON line after a truncated one, or a raw newline inside a
+//! string) is reported and scanning restarts at the point of damage, so one bad record
+//! never swallows the records after it.
+
+use std::io::{self, Read};
+use std::ops::ControlFlow;
+
+/// A top-level JSON value found in the stream.
+#[derive(Debug)]
+pub struct Span<'a> {
+    pub bytes: &'a [u8],
+    /// Byte offset of the value's first byte.
+    pub offset: u64,
+    /// 1-based line of the value's first byte.
+    pub line: u64,
+}
+
+/// Something in the stream that is not a complete JSON object or array.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitIssue {
+    #[error("truncated: the JSON value starting here ends at byte {end} before it is complete")]
+    Truncated { end: u64 },
+    #[error("broken JSON value: {why} at byte {at} (line {at_line}); reading resumes there")]
+    Broken {
+        why: &'static str,
+        at: u64,
+        at_line: u64,
+    },
+    #[error("not JSON: {snippet:?}")]
+    NotJson { snippet: String },
+    #[error("JSON value larger than the {limit}-byte limit")]
+    TooLarge { limit: usize },
+    #[error("read error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// An issue and where it starts.
+#[derive(Debug)]
+pub struct SplitError {
+    pub offset: u64,
+    pub line: u64,
+    pub issue: SplitIssue,
+}
+
+const CHUNK: usize = 256 * 1024;
+const MAX_DEPTH: usize = 512;
+
+/// Calls `f` with each top-level value of `reader` (or the problem in its place).
+/// Stops early when `f` returns `Break`. Values longer than `limit` bytes are reported as
+/// too large and skipped.
+pub fn split_json<R: Read>(
+    mut reader: R,
+    limit: usize,
+    mut f: impl FnMut(Result<Span<'_>, SplitError>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+    let mut base: u64 = 0; // stream offset of buf[0]
+    let mut pos: usize = 0;
+    let mut line: u64 = 1;
+    let mut eof = false;
+
+    // Reads more input, keeping buf[keep..]; returns how far indices shifted.
+    let mut refill =
+        |buf: &mut Vec<u8>, base: &mut u64, keep: usize, eof: &mut bool| -> io::Result<usize> {
+            if keep > 0 {
+                buf.drain(..keep);
+                *base += keep as u64;
+            }
+            let len = buf.len();
+            buf.resize(len + CHUNK, 0);
+            let n = loop {
+                match reader.read(&mut buf[len..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        buf.truncate(len);
+                        return Err(e);
+                    }
+                }
+            };
+            buf.truncate(len + n);
+            if n == 0 {
+                *eof = true;
+            }
+            Ok(keep)
+        };
+
+    loop {
+        // Skip whitespace, a byte-order mark and JSON-seq record separators.
+        loop {
+            if pos == buf.len() {
+                if eof {
+                    return ControlFlow::Continue(());
+                }
+                match refill(&mut buf, &mut base, pos, &mut eof) {
+                    Ok(shift) => pos -= shift,
+                    Err(e) => {
+                        return f(Err(SplitError {
+                            offset: base + pos as u64,
+                            line,
+                            issue: e.into(),
+                        }))
+                    }
+                }
+                continue;
+            }
+            match buf[pos] {
+                b'\n' => {
+                    line += 1;
+                    pos += 1;
+                }
+                b' ' | b'\t' | b'\r' | 0x1e => pos += 1,
+                0xEF if base + pos as u64 == 0 && buf.len() < 3 && !eof => {
+                    // Maybe a BOM split across reads: get more first.
+                    match refill(&mut buf, &mut base, pos, &mut eof) {
+                        Ok(shift) => pos -= shift,
+                        Err(e) => {
+                            return f(Err(SplitError {
+                                offset: base + pos as u64,
+                                line,
+                                issue: e.into(),
+                            }))
+                        }
+                    }
+                }
+                0xEF if base + pos as u64 == 0 && buf[pos..].starts_with(&[0xEF, 0xBB, 0xBF]) => {
+                    pos += 3
+                }
+                _ => break,
+            }
+        }
+
+        let mut start = pos;
+        let start_line = line;
+        let opener = buf[pos];
+        if opener != b'{' && opener != b'[' {
+            // Not a JSON object or array: report up to the end of the line (or the next
+            // opening brace) as one piece of garbage.
+            let mut snippet = Vec::new();
+            loop {
+                if pos == buf.len() {
+                    if eof {
+                        break;
+                    }
+                    match refill(&mut buf, &mut base, pos, &mut eof) {
+                        Ok(shift) => {
+                            pos -= shift;
+                            start = start.saturating_sub(shift);
+                        }
+                        Err(e) => {
+                            return f(Err(SplitError {
+                                offset: base + pos as u64,
+                                line,
+                                issue: e.into(),
+                            }))
+                        }
+                    }
+                    continue;
+                }
+                let c = buf[pos];
+                if c == b'\n' || (c == b'{' && pos > start) {
+                    break;
+                }
+                if snippet.len() < 60 {
+                    snippet.push(c);
+                }
+                pos += 1;
+            }
+            let offset = base + start as u64;
+            let snippet = String::from_utf8_lossy(&snippet).into_owned();
+            f(Err(SplitError {
+                offset,
+                line: start_line,
+                issue: SplitIssue::NotJson { snippet },
+            }))?;
+            continue;
+        }
+
+        // Scan one object/array.
+        let mut stack: Vec<u8> = Vec::with_capacity(16); // b'{' or b'['
+        let mut in_str = false;
+        let mut esc = false;
+        let mut prev_sig: u8 = 0; // last significant byte outside strings
+        let mut end = None;
+        let mut broken: Option<(&'static str, usize)> = None;
+        'scan: loop {
+            while pos < buf.len() {
+                let c = buf[pos];
+                if in_str {
+                    if esc {
+                        esc = false;
+                        pos += 1;
+                        continue;
+                    }
+                    match memchr::memchr3(b'"', b'\\', b'\n', &buf[pos..]) {
+                        None => {
+                            pos = buf.len();
+                            continue;
+                        }
+                        Some(k) => {
+                            pos += k;
+                            match buf[pos] {
+                                b'"' => {
+                                    in_str = false;
+                                    prev_sig = b'"';
+                                }
+                                b'\\' => esc = true,
+                                _ => {
+                                    // A raw newline cannot be inside a JSON string.
+                                    broken = Some(("line break inside a string", pos));
+                                    break 'scan;
+                                }
+                            }
+                            pos += 1;
+                            continue;
+                        }
+                    }
+                }
+                match c {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => {
+                        let legal = stack.is_empty()
+                            || prev_sig == b':'
+                            || (matches!(prev_sig, b',' | b'[') && stack.last() == Some(&b'['));
+                        if !legal {
+                            broken = Some(("an object or array opens where JSON allows none", pos));
+                            break 'scan;
+                        }
+                        if stack.len() >= MAX_DEPTH {
+                            broken = Some(("nesting deeper than 512 levels", pos + 1));
+                            break 'scan;
+                        }
+                        stack.push(c);
+                        prev_sig = c;
+                    }
+                    b'}' | b']' => {
+                        stack.pop();
+                        prev_sig = c;
+                        if stack.is_empty() {
+                            pos += 1;
+                            end = Some(pos);
+                            break 'scan;
+                        }
+                    }
+                    b'\n' => line += 1,
+                    b' ' | b'\t' | b'\r' => {}
+                    _ => prev_sig = c,
+                }
+                pos += 1;
+            }
+            if pos - start > limit {
+                broken = None;
+                break 'scan;
+            }
+            if eof {
+                break 'scan;
+            }
+            match refill(&mut buf, &mut base, start, &mut eof) {
+                Ok(shift) => {
+                    pos -= shift;
+                    start -= shift;
+                }
+                Err(e) => {
+                    return f(Err(SplitError {
+                        offset: base + pos as u64,
+                        line,
+                        issue: e.into(),
+                    }))
+                }
+            }
+        }
+
+        let offset = base + start as u64;
+        match (end, broken) {
+            (Some(end), _) if end - start <= limit => {
+                f(Ok(Span {
+                    bytes: &buf[start..end],
+                    offset,
+                    line: start_line,
+                }))?;
+            }
+            (Some(_), _) => {
+                f(Err(SplitError {
+                    offset,
+                    line: start_line,
+                    issue: SplitIssue::TooLarge { limit },
+                }))?;
+            }
+            (None, Some((why, at))) => {
+                // Resume at the damage: a fresh value may start there.
+                let at_line = line;
+                let issue = SplitIssue::Broken {
+                    why,
+                    at: base + at as u64,
+                    at_line,
+                };
+                f(Err(SplitError {
+                    offset,
+                    line: start_line,
+                    issue,
+                }))?;
+                pos = at;
+            }
+            (None, None) if pos - start > limit => {
+                f(Err(SplitError {
+                    offset,
+                    line: start_line,
+                    issue: SplitIssue::TooLarge { limit },
+                }))?;
+                // Skip to the next line and carry on.
+                while pos < buf.len() || !eof {
+                    if pos == buf.len() {
+                        match refill(&mut buf, &mut base, pos, &mut eof) {
+                            Ok(shift) => pos -= shift,
+                            Err(_) => return ControlFlow::Continue(()),
+                        }
+                        continue;
+                    }
+                    if buf[pos] == b'\n' {
+                        break;
+                    }
+                    pos += 1;
+                }
+            }
+            (None, None) => {
+                let end = base + pos as u64;
+                return f(Err(SplitError {
+                    offset,
+                    line: start_line,
+                    issue: SplitIssue::Truncated { end },
+                }));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(input: &[u8]) -> Vec<Result<(String, u64, u64), String>> {
+        let mut out = Vec::new();
+        let _ = split_json(input, 1 << 20, |r| {
+            out.push(match r {
+                Ok(s) => Ok((
+                    String::from_utf8_lossy(s.bytes).into_owned(),
+                    s.offset,
+                    s.line,
+                )),
+                Err(e) => Err(format!("{}@{}:{}", e.issue, e.line, e.offset)),
+            });
+            ControlFlow::Continue(())
+        });
+        out
+    }
+
+    #[test]
+    fn ndjson_concatenation_and_pretty_json() {
+        let out = split(b"{\"a\":1}\n{\"b\":\"}{\"}{\"c\":[1,{\"d\":2}]}\n\n[\n {\"e\": 3}\n]\n");
+        let ok: Vec<_> = out.into_iter().map(Result::unwrap).collect();
+        assert_eq!(ok[0], ("{\"a\":1}".into(), 0, 1));
+        assert_eq!(ok[1], ("{\"b\":\"}{\"}".into(), 8, 2));
+        assert_eq!(ok[2].0, "{\"c\":[1,{\"d\":2}]}");
+        assert_eq!(ok[3], ("[\n {\"e\": 3}\n]".into(), 37, 4));
+    }
+
+    #[test]
+    fn truncated_line_does_not_swallow_the_next() {
+        let out = split(b"{\"a\":1\n{\"b\":2}\n{\"c\":\"x\n{\"d\":4}\n{\"e\":");
+        assert!(
+            out[0]
+                .as_ref()
+                .unwrap_err()
+                .starts_with("broken JSON value"),
+            "{out:?}"
+        );
+        assert_eq!(out[1].as_ref().unwrap().0, "{\"b\":2}");
+        assert!(out[2]
+            .as_ref()
+            .unwrap_err()
+            .contains("line break inside a string"));
+        assert_eq!(out[3].as_ref().unwrap().0, "{\"d\":4}");
+        assert!(out[4].as_ref().unwrap_err().starts_with("truncated"));
+        assert_eq!(out.len(), 5);
+    }
+
+    #[test]
+    fn concatenated_truncation_resumes_at_next_record() {
+        let out = split(b"{\"a\":{\"x\":1{\"b\":2}");
+        assert!(out[0].is_err());
+        assert_eq!(out[1].as_ref().unwrap().0, "{\"b\":2}");
+    }
+
+    #[test]
+    fn garbage_is_reported_per_line() {
+        let out = split(b"Hello World\n{\"a\":1}\n42\n\xEF\xBB\xBF");
+        assert!(out[0].as_ref().unwrap_err().contains("Hello World"));
+        assert_eq!(out[1].as_ref().unwrap().0, "{\"a\":1}");
+        assert!(out[2].as_ref().unwrap_err().contains("42"));
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        let out = split(b"\xEF\xBB\xBF{\"a\":1}");
+        assert_eq!(out[0].as_ref().unwrap().0, "{\"a\":1}");
+    }
+
+    #[test]
+    fn values_across_read_chunks() {
+        let big = format!("{{\"s\":\"{}\"}}", "x".repeat(3 * CHUNK));
+        let input = format!("{big}{big}\n{{\"z\":1}}");
+        let out = split(input.as_bytes());
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[1].as_ref().unwrap().0.len(), big.len());
+        assert_eq!(out[2].as_ref().unwrap().1 as usize, 2 * big.len() + 1);
+    }
+
+    #[test]
+    fn too_large_values_are_skipped() {
+        let mut out = Vec::new();
+        let _ = split_json(&b"{\"a\":\"0123456789\"}\n{\"b\":1}"[..], 8, |r| {
+            out.push(r.is_ok());
+            ControlFlow::Continue(())
+        });
+        assert_eq!(out, vec![false, true]);
+    }
+}
