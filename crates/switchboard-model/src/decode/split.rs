@@ -225,11 +225,15 @@ pub fn split_json<R: Read>(
                         }
                     }
                 }
+                let at_line_start = pos > 0 && buf[pos - 1] == b'\n';
                 match c {
                     b'"' => in_str = true,
                     b'{' | b'[' => {
+                        // After a key, a value may open an object, but no serializer puts
+                        // it at the start of a line, while every NDJSON record starts
+                        // there: treat that as the next record after a damaged one.
                         let legal = stack.is_empty()
-                            || prev_sig == b':'
+                            || (prev_sig == b':' && !at_line_start)
                             || (matches!(prev_sig, b',' | b'[') && stack.last() == Some(&b'['));
                         if !legal {
                             broken = Some(("an object or array opens where JSON allows none", pos));
@@ -375,7 +379,7 @@ mod tests {
 
     #[test]
     fn truncated_line_does_not_swallow_the_next() {
-        let out = split(b"{\"a\":1\n{\"b\":2}\n{\"c\":\"x\n{\"d\":4}\n{\"e\":");
+        let out = split(b"{\"a\":1\n{\"b\":2}\n{\"c\":\"x\n{\"d\":4}\n{\"e\":\n{\"f\":5}\n{\"g\":");
         assert!(
             out[0]
                 .as_ref()
@@ -389,8 +393,13 @@ mod tests {
             .unwrap_err()
             .contains("line break inside a string"));
         assert_eq!(out[3].as_ref().unwrap().0, "{\"d\":4}");
-        assert!(out[4].as_ref().unwrap_err().starts_with("truncated"));
-        assert_eq!(out.len(), 5);
+        assert!(out[4]
+            .as_ref()
+            .unwrap_err()
+            .starts_with("broken JSON value"));
+        assert_eq!(out[5].as_ref().unwrap().0, "{\"f\":5}");
+        assert!(out[6].as_ref().unwrap_err().starts_with("truncated"));
+        assert_eq!(out.len(), 7);
     }
 
     #[test]
