@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs switchboard's whole test suite on a fresh Debian machine with Rust: installs what
+# the tests need (idempotent), starts it on 127.0.0.1, runs the gates and every test.
+#
+#   bash scripts/test.sh            everything (what CI runs)
+#   bash scripts/test.sh --quick    skip the formatting/lint gates
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install Rust (https://rustup.rs) and run this again" >&2
+  exit 1
+fi
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+    rustup component add "$component"
+  fi
+done
+if ! command -v gzip >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq gzip
+fi
+cargo --version
+
+# The published Connect samples live beside the repository in shared/; a checkout
+# elsewhere can point at them.
+if [ -z "${SWITCHBOARD_SAMPLES:-}" ] && [ ! -d ../shared/connect/samples ]; then
+  echo "Connect samples not found at ../shared/connect/samples: set SWITCHBOARD_SAMPLES" >&2
+  exit 1
+fi
+
+if ! $quick; then
+  step "cargo fmt --check"
+  cargo fmt --all -- --check
+  step "cargo clippy --all-targets -- -D warnings"
+  cargo clippy --workspace --all-targets -- -D warnings
+  step "fuzz targets build (running them needs nightly: see fuzz/README.md)"
+  cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
+fi
+
+step "cargo test"
+cargo test --workspace --no-fail-fast
