@@ -1,0 +1,532 @@
+//! The engine: applies decoded records to agent states, contact timelines, metrics and
+//! alerts, and accumulates what changed until the caller takes it to store.
+//!
+//! Pure and deterministic: no I/O, no clock. Time comes from the records, or from
+//! [`Engine::tick`] in live mode. Its whole state can be rebuilt with
+//! [`Engine::restore`] from what the store saved, so a restart continues exactly.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use switchboard_model::{
+    AgentEvent, ContactEvent, ContactEventType, ContactRecord, Record, Timestamp,
+};
+
+use crate::agent::{AgentOutcome, AgentState, EffectiveState};
+use crate::alerts::{AlertConfig, AlertContext, AlertEvent, AlertKind, Alerts, Watch};
+use crate::contact::{ContactOutcome, ContactPhase, ContactTimeline, Trigger};
+use crate::metrics::{MetricCell, MetricKey, RecordSummary};
+use crate::transition::Transition;
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Service-level threshold in seconds (answered within it counts as in service level).
+    #[serde(default = "default_sl")]
+    pub service_level_s: i64,
+    /// Per-queue service-level thresholds, by queue name.
+    #[serde(default)]
+    pub service_level_by_queue: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub alerts: AlertConfig,
+}
+
+fn default_sl() -> i64 {
+    20
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            service_level_s: default_sl(),
+            service_level_by_queue: BTreeMap::new(),
+            alerts: AlertConfig::default(),
+        }
+    }
+}
+
+impl EngineConfig {
+    fn sl_threshold(&self, queue: Option<&str>) -> i64 {
+        queue
+            .and_then(|q| self.service_level_by_queue.get(q))
+            .copied()
+            .unwrap_or(self.service_level_s)
+    }
+}
+
+/// What applying one record did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Applied,
+    /// Already applied (same EventId, event id, or a record no newer than the one held).
+    Duplicate,
+    /// An agent event older than one already applied for the same agent.
+    Stale,
+}
+
+/// Counts of what the engine has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub agent_events: u64,
+    pub contact_events: u64,
+    pub contact_records: u64,
+    pub duplicates: u64,
+    pub stale: u64,
+    pub transitions: u64,
+}
+
+/// A contact waiting in a queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub contact_id: String,
+    pub since: Timestamp,
+}
+
+/// Engine state other than agents and contacts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EngineMeta {
+    /// Newest agent-event time seen: the clock of agent alerts.
+    pub agent_clock: Option<Timestamp>,
+    /// Newest contact-event time seen: the clock of queue alerts.
+    pub contact_clock: Option<Timestamp>,
+    /// Queue ARN → name, learnt from agent events and contact records (contact events
+    /// carry only the ARN).
+    pub queue_names: BTreeMap<String, String>,
+    /// Contacts waiting, by queue.
+    pub waiting: BTreeMap<String, Vec<Waiting>>,
+    #[serde(with = "alerts_serde")]
+    pub alerts: Alerts,
+    pub counters: Counters,
+}
+
+/// Alerts keep maps keyed by structs, which JSON cannot key on: go through a list form.
+mod alerts_serde {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::alerts::Alerts;
+
+    pub fn serialize<S: Serializer>(a: &Alerts, s: S) -> Result<S::Ok, S::Error> {
+        a.to_parts().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Alerts, D::Error> {
+        Ok(Alerts::from_parts(Deserialize::deserialize(d)?))
+    }
+}
+
+/// What changed since the last [`Engine::take_changes`].
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub transitions: Vec<Transition>,
+    pub triggers: Vec<Trigger>,
+    pub alerts: Vec<AlertEvent>,
+    /// Deltas to add to the stored metric cells.
+    pub metric_deltas: BTreeMap<MetricKey, MetricCell>,
+    /// Contact records accepted (new, or newer than the copy held).
+    pub records: Vec<ContactRecord>,
+    pub dirty_agents: BTreeSet<String>,
+    pub dirty_contacts: BTreeSet<String>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.transitions.is_empty()
+            && self.triggers.is_empty()
+            && self.alerts.is_empty()
+            && self.metric_deltas.is_empty()
+            && self.records.is_empty()
+            && self.dirty_agents.is_empty()
+            && self.dirty_contacts.is_empty()
+    }
+}
+
+/// The engine.
+#[derive(Debug, Default)]
+pub struct Engine {
+    config: EngineConfig,
+    agents: HashMap<String, AgentState>,
+    contacts: HashMap<String, ContactTimeline>,
+    /// Metric summary of the last record applied per contact.
+    meta: EngineMeta,
+    changes: Changes,
+    scratch: Vec<Transition>,
+    triggers_scratch: Vec<Trigger>,
+}
+
+/// 64-bit FNV-1a: a stable hash for dedupe ids (stored, so it must never change).
+pub fn id_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+const AGENT_ALERTS: &[AlertKind] = &[
+    AlertKind::LongHold,
+    AlertKind::LongAcw,
+    AlertKind::LongStatus,
+];
+const QUEUE_ALERTS: &[AlertKind] = &[AlertKind::LongQueueWait];
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    /// Rebuilds an engine from saved state.
+    pub fn restore(
+        config: EngineConfig,
+        agents: impl IntoIterator<Item = AgentState>,
+        contacts: impl IntoIterator<Item = ContactTimeline>,
+        meta: EngineMeta,
+    ) -> Self {
+        Self {
+            config,
+            agents: agents
+                .into_iter()
+                .map(|a| (a.agent_arn.clone(), a))
+                .collect(),
+            contacts: contacts
+                .into_iter()
+                .map(|c| (c.contact_id.clone(), c))
+                .collect(),
+            meta,
+            ..Self::default()
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Applies one record.
+    pub fn apply(&mut self, record: &Record) -> Applied {
+        let applied = match record {
+            Record::AgentEvent(e) => self.apply_agent_event(e),
+            Record::ContactEvent(e) => self.apply_contact_event(e),
+            Record::ContactRecord(r) => self.apply_record(r),
+        };
+        match applied {
+            Applied::Duplicate => self.meta.counters.duplicates += 1,
+            Applied::Stale => self.meta.counters.stale += 1,
+            Applied::Applied => {}
+        }
+        applied
+    }
+
+    fn apply_agent_event(&mut self, e: &AgentEvent) -> Applied {
+        self.meta.counters.agent_events += 1;
+        self.learn_queue_names(e);
+        let agent = self
+            .agents
+            .entry(e.agent_arn.clone())
+            .or_insert_with(|| AgentState::first_sight(e));
+        let mut transitions = std::mem::take(&mut self.scratch);
+        let outcome = agent.apply(e, id_hash(&e.event_id), &mut transitions);
+        match outcome {
+            AgentOutcome::Duplicate => {
+                self.scratch = transitions;
+                return Applied::Duplicate;
+            }
+            AgentOutcome::Stale => {
+                self.scratch = transitions;
+                return Applied::Stale;
+            }
+            AgentOutcome::Applied => {}
+        }
+        let at = e.event_timestamp;
+        let watches = agent_watches(agent);
+        self.changes.dirty_agents.insert(e.agent_arn.clone());
+        self.meta.counters.transitions += transitions.len() as u64;
+        for t in transitions.drain(..) {
+            if let Some(cid) = &t.contact_id {
+                let timeline = self
+                    .contacts
+                    .entry(cid.clone())
+                    .or_insert_with(|| ContactTimeline::new(cid, t.at));
+                timeline.apply_transition(&t, &mut self.changes.triggers);
+                self.changes.dirty_contacts.insert(cid.clone());
+            }
+            self.changes.transitions.push(t);
+        }
+        self.scratch = transitions;
+
+        self.meta.alerts.set_conditions(
+            &self.config.alerts,
+            &e.agent_arn,
+            watches,
+            at,
+            &mut self.changes.alerts,
+        );
+        if self.meta.agent_clock.is_none_or(|c| at > c) {
+            self.meta.agent_clock = Some(at);
+        }
+        self.fire_alerts(AGENT_ALERTS, self.meta.agent_clock);
+        Applied::Applied
+    }
+
+    fn learn_queue_names(&mut self, e: &AgentEvent) {
+        let profiles = [&e.current, &e.previous]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.configuration.as_ref()?.routing_profile.as_ref());
+        for rp in profiles {
+            let queues = rp
+                .inbound_queues
+                .iter()
+                .flatten()
+                .chain(rp.default_outbound_queue.iter());
+            for q in queues {
+                if let (Some(arn), Some(name)) = (&q.arn, &q.name) {
+                    if !self.meta.queue_names.contains_key(arn) {
+                        self.meta.queue_names.insert(arn.clone(), name.clone());
+                    }
+                }
+            }
+            // One snapshot's profile is enough when both carry the same one.
+            break;
+        }
+    }
+
+    fn apply_contact_event(&mut self, e: &ContactEvent) -> Applied {
+        self.meta.counters.contact_events += 1;
+        let d = &e.detail;
+        let queue_arn = d.queue_info.as_ref().and_then(|q| q.queue_arn.clone());
+        let queue_name = queue_arn.as_ref().map(|arn| self.queue_name(arn));
+        let at = d.event_time().or(e.time);
+        let timeline = self
+            .contacts
+            .entry(d.contact_id.clone())
+            .or_insert_with(|| {
+                ContactTimeline::new(&d.contact_id, at.unwrap_or(Timestamp::from_millis(0)))
+            });
+        let outcome = timeline.apply_event(
+            e,
+            id_hash(&e.dedupe_key()),
+            queue_name.clone(),
+            &mut self.changes.triggers,
+        );
+        if outcome == ContactOutcome::Duplicate {
+            return Applied::Duplicate;
+        }
+        let phase = timeline.phase;
+        let queue = timeline.queue.clone().or(queue_name);
+        self.changes.dirty_contacts.insert(d.contact_id.clone());
+
+        // Live queue: who is waiting where.
+        if let Some(queue) = queue {
+            let waiting = self.meta.waiting.entry(queue.clone()).or_default();
+            let before = waiting.len();
+            match d.event_type {
+                ContactEventType::Queued if phase == ContactPhase::Queued => {
+                    let since = d
+                        .queue_info
+                        .as_ref()
+                        .and_then(|q| q.enqueue_timestamp.and_then(Timestamp::get))
+                        .or(at)
+                        .unwrap_or(Timestamp::from_millis(0));
+                    if !waiting.iter().any(|w| w.contact_id == d.contact_id) {
+                        waiting.push(Waiting {
+                            contact_id: d.contact_id.clone(),
+                            since,
+                        });
+                    }
+                }
+                _ if phase > ContactPhase::Queued => {
+                    waiting.retain(|w| w.contact_id != d.contact_id)
+                }
+                _ => {}
+            }
+            if waiting.len() != before {
+                let watches = waiting
+                    .iter()
+                    .map(|w| Watch {
+                        kind: AlertKind::LongQueueWait,
+                        subject: queue.clone(),
+                        detail: w.contact_id.clone(),
+                        since_ms: w.since.millis(),
+                    })
+                    .collect();
+                if waiting.is_empty() {
+                    self.meta.waiting.remove(&queue);
+                }
+                let at = at.unwrap_or(Timestamp::from_millis(0));
+                self.meta.alerts.set_conditions(
+                    &self.config.alerts,
+                    &queue,
+                    watches,
+                    at,
+                    &mut self.changes.alerts,
+                );
+            }
+        }
+        if let Some(at) = at {
+            if self.meta.contact_clock.is_none_or(|c| at > c) {
+                self.meta.contact_clock = Some(at);
+            }
+        }
+        self.fire_alerts(QUEUE_ALERTS, self.meta.contact_clock);
+        Applied::Applied
+    }
+
+    fn apply_record(&mut self, r: &ContactRecord) -> Applied {
+        self.meta.counters.contact_records += 1;
+        if let Some(q) = &r.queue {
+            if let (Some(arn), Some(name)) = (&q.arn, &q.name) {
+                if !self.meta.queue_names.contains_key(arn) {
+                    self.meta.queue_names.insert(arn.clone(), name.clone());
+                }
+            }
+        }
+        let timeline = self
+            .contacts
+            .entry(r.contact_id.clone())
+            .or_insert_with(|| ContactTimeline::new(&r.contact_id, r.last_update_timestamp));
+        let previous = timeline.record_summary.take();
+        let mut triggers = std::mem::take(&mut self.triggers_scratch);
+        if timeline.apply_record(r, &mut triggers) == ContactOutcome::Duplicate {
+            timeline.record_summary = previous;
+            self.triggers_scratch = triggers;
+            return Applied::Duplicate;
+        }
+        let summary = RecordSummary::of(r);
+        let sl = self.config.sl_threshold(summary.queue.as_deref());
+        if let Some(old) = &previous {
+            let old_sl = self.config.sl_threshold(old.queue.as_deref());
+            for (k, c) in old.contributions(old_sl) {
+                self.changes.metric_deltas.entry(k).or_default().add(&c, -1);
+            }
+        }
+        for (k, c) in summary.contributions(sl) {
+            self.changes.metric_deltas.entry(k).or_default().add(&c, 1);
+        }
+        timeline.record_summary = Some(summary);
+        self.changes.triggers.append(&mut triggers);
+        self.triggers_scratch = triggers;
+        self.changes.records.push(r.clone());
+        self.changes.dirty_contacts.insert(r.contact_id.clone());
+        Applied::Applied
+    }
+
+    fn queue_name(&self, arn: &str) -> String {
+        self.meta
+            .queue_names
+            .get(arn)
+            .cloned()
+            .unwrap_or_else(|| switchboard_model::common::arn_tail(arn).to_owned())
+    }
+
+    fn fire_alerts(&mut self, kinds: &[AlertKind], clock: Option<Timestamp>) {
+        let Some(clock) = clock else { return };
+        let agents = &self.agents;
+        let context = |w: &Watch| match w.kind {
+            AlertKind::LongQueueWait => AlertContext {
+                username: None,
+                queue: Some(w.subject.clone()),
+            },
+            _ => {
+                let agent = agents.get(&w.subject);
+                let queue = agent.and_then(|a| {
+                    a.contacts
+                        .iter()
+                        .find(|c| c.contact_id == w.detail)?
+                        .queue
+                        .clone()
+                });
+                AlertContext {
+                    username: agent.and_then(|a| a.username.clone()),
+                    queue,
+                }
+            }
+        };
+        self.meta.alerts.advance(
+            &self.config.alerts,
+            kinds,
+            clock,
+            &context,
+            &mut self.changes.alerts,
+        );
+    }
+
+    /// Advances both clocks to `now` (live mode) and raises what became due.
+    pub fn tick(&mut self, now: Timestamp) {
+        for clock in [&mut self.meta.agent_clock, &mut self.meta.contact_clock] {
+            if clock.is_none_or(|c| now > c) {
+                *clock = Some(now);
+            }
+        }
+        self.fire_alerts(AGENT_ALERTS, self.meta.agent_clock);
+        self.fire_alerts(QUEUE_ALERTS, self.meta.contact_clock);
+    }
+
+    /// Takes everything that changed since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
+    pub fn agent(&self, arn: &str) -> Option<&AgentState> {
+        self.agents.get(arn)
+    }
+
+    pub fn agents(&self) -> impl Iterator<Item = &AgentState> {
+        self.agents.values()
+    }
+
+    pub fn contact(&self, id: &str) -> Option<&ContactTimeline> {
+        self.contacts.get(id)
+    }
+
+    pub fn contacts(&self) -> impl Iterator<Item = &ContactTimeline> {
+        self.contacts.values()
+    }
+
+    pub fn meta(&self) -> &EngineMeta {
+        &self.meta
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.meta.counters
+    }
+}
+
+/// The alert conditions that hold for an agent now.
+fn agent_watches(agent: &AgentState) -> BTreeSet<Watch> {
+    let mut w = BTreeSet::new();
+    let subject = &agent.agent_arn;
+    if let Some((c, since)) = agent.hold_since() {
+        w.insert(Watch {
+            kind: AlertKind::LongHold,
+            subject: subject.clone(),
+            detail: c.contact_id.clone(),
+            since_ms: since.millis(),
+        });
+    }
+    if let Some((c, since)) = agent.acw_since() {
+        w.insert(Watch {
+            kind: AlertKind::LongAcw,
+            subject: subject.clone(),
+            detail: c.contact_id.clone(),
+            since_ms: since.millis(),
+        });
+    }
+    if let EffectiveState::Custom(name) = &agent.effective {
+        let since = agent
+            .status
+            .as_ref()
+            .and_then(|s| s.since)
+            .unwrap_or(agent.effective_since);
+        w.insert(Watch {
+            kind: AlertKind::LongStatus,
+            subject: subject.clone(),
+            detail: name.clone(),
+            since_ms: since.millis(),
+        });
+    }
+    w
+}
