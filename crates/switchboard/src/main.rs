@@ -23,6 +23,8 @@ enum Command {
     Simulate(cmd::simulate::Args),
     /// Run the simulated contact center live, with a terminal summary.
     Demo(cmd::demo::Args),
+    /// Derive agent transitions (login, status, offered, connected, hold, ACW...) as NDJSON.
+    Transitions(cmd::transitions::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => cmd::decode::run(args),
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Transitions(args) => cmd::transitions::run(args),
     };
     match result {
         Ok(code) => code,

@@ -129,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// A file, `-`, or every file under a folder (recursively, sorted by name, hidden files
 /// skipped).
-fn expand(input: &Path) -> io::Result<Vec<PathBuf>> {
+pub(crate) fn expand(input: &Path) -> io::Result<Vec<PathBuf>> {
     if input.as_os_str() == "-" || !input.is_dir() {
         return Ok(vec![input.to_path_buf()]);
     }
