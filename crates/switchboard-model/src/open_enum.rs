@@ -101,6 +101,7 @@ mod tests {
         assert_eq!(Colour::parse("red"), Colour::Red);
         assert_eq!(Colour::parse("vert"), Colour::Green);
         assert_eq!(Colour::parse("BLUE"), Colour::Other("BLUE".into()));
+        assert_eq!(Colour::KNOWN.len(), 2);
         let json = serde_json::to_string(&vec![Colour::Red, Colour::Other("x".into())]).unwrap();
         assert_eq!(json, r#"["RED","x"]"#);
         let back: Vec<Colour> = serde_json::from_str(&json).unwrap();

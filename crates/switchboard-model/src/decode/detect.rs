@@ -294,10 +294,16 @@ impl Probe {
 
 type Sink<'a> = dyn FnMut(Result<Decoded, DecodeError>) -> ControlFlow<()> + 'a;
 
-fn fail(f: &mut Sink<'_>, source: Source, reason: impl Into<String>) -> ControlFlow<()> {
+fn fail(
+    f: &mut Sink<'_>,
+    source: Source,
+    raw: &[u8],
+    reason: impl Into<String>,
+) -> ControlFlow<()> {
     f(Err(DecodeError {
         source,
         reason: reason.into(),
+        raw: raw.to_vec(),
     }))
 }
 
@@ -343,7 +349,7 @@ pub(crate) fn decode_value(
         // A JSON array of records or envelopes.
         let items: Vec<&RawValue> = match serde_json::from_slice(bytes) {
             Ok(items) => items,
-            Err(e) => return fail(f, src, json_reason("invalid JSON", &e, line)),
+            Err(e) => return fail(f, src, bytes, json_reason("invalid JSON", &e, line)),
         };
         for (i, item) in items.into_iter().enumerate() {
             let s = Source {
@@ -354,11 +360,8 @@ pub(crate) fn decode_value(
             if item.get().starts_with(['{', '[']) {
                 decode_value(format, item.get().as_bytes(), line, s, depth, f)?;
             } else {
-                fail(
-                    f,
-                    s,
-                    format!("array item is not a JSON object: {:.40}", item.get()),
-                )?;
+                let reason = format!("array item is not a JSON object: {:.40}", item.get());
+                fail(f, s, item.get().as_bytes(), reason)?;
             }
         }
         return ControlFlow::Continue(());
@@ -366,7 +369,7 @@ pub(crate) fn decode_value(
 
     let probe = match Probe::of(bytes) {
         Ok(p) => p,
-        Err(e) => return fail(f, src, json_reason("invalid JSON", &e, line)),
+        Err(e) => return fail(f, src, bytes, json_reason("invalid JSON", &e, line)),
     };
     let shape = probe.shape();
     let wanted = match (format, shape) {
@@ -376,6 +379,7 @@ pub(crate) fn decode_value(
             return fail(
                 f,
                 src,
+                bytes,
                 "expected a bare Connect record (--format json); ".to_owned()
                     + &unknown_reason(bytes),
             )
@@ -387,6 +391,7 @@ pub(crate) fn decode_value(
             return fail(
                 f,
                 src,
+                bytes,
                 "expected an EventBridge contact event (--format eventbridge)",
             );
         }
@@ -404,15 +409,16 @@ pub(crate) fn decode_value(
             Err(RecordError::Invalid { kind, source }) => fail(
                 f,
                 src,
+                bytes,
                 json_reason(&format!("invalid {kind}"), &source, line),
             ),
-            Err(RecordError::Json(e)) => fail(f, src, json_reason("invalid JSON", &e, line)),
+            Err(RecordError::Json(e)) => fail(f, src, bytes, json_reason("invalid JSON", &e, line)),
         },
         Shape::Envelope(env) => decode_envelope(env, bytes, line, src, depth, f),
         Shape::SqsLambda => {
             let event: SqsEvent = match parse(bytes, "SQS Lambda event", line) {
                 Ok(v) => v,
-                Err(reason) => return fail(f, src, reason),
+                Err(reason) => return fail(f, src, bytes, reason),
             };
             for (i, m) in event.records.iter().enumerate() {
                 let s = Source {
@@ -425,8 +431,8 @@ pub(crate) fn decode_value(
             }
             ControlFlow::Continue(())
         }
-        Shape::NotData(what) => fail(f, src, format!("not Connect data: this is {what}")),
-        Shape::Unknown => fail(f, src, unknown_reason(bytes)),
+        Shape::NotData(what) => fail(f, src, bytes, format!("not Connect data: this is {what}")),
+        Shape::Unknown => fail(f, src, bytes, unknown_reason(bytes)),
     }
 }
 
@@ -438,7 +444,12 @@ fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str, line: u64) -> Result<T, 
 fn payload(data: &str, src: Source, depth: u8, f: &mut Sink<'_>) -> ControlFlow<()> {
     match decode_base64(data) {
         Ok(bytes) => decode_payload(&bytes, src, depth, f),
-        Err(e) => fail(f, src, format!("record data is not valid base64: {e}")),
+        Err(e) => fail(
+            f,
+            src,
+            data.as_bytes(),
+            format!("record data is not valid base64: {e}"),
+        ),
     }
 }
 
@@ -454,7 +465,7 @@ fn decode_envelope(
         Format::KinesisLambda => {
             let event: KinesisEvent = match parse(bytes, "Lambda Kinesis event", line) {
                 Ok(v) => v,
-                Err(reason) => return fail(f, src, reason),
+                Err(reason) => return fail(f, src, bytes, reason),
             };
             for (i, r) in event.records.iter().enumerate() {
                 let s = Source {
@@ -475,12 +486,12 @@ fn decode_envelope(
             {
                 match parse::<KinesisRecords>(bytes, "Kinesis GetRecords output", line) {
                     Ok(v) => v.records,
-                    Err(reason) => return fail(f, src, reason),
+                    Err(reason) => return fail(f, src, bytes, reason),
                 }
             } else {
                 match parse::<KinesisRecord>(bytes, "Kinesis record", line) {
                     Ok(v) => vec![v],
-                    Err(reason) => return fail(f, src, reason),
+                    Err(reason) => return fail(f, src, bytes, reason),
                 }
             };
             for (i, r) in records.iter().enumerate() {
@@ -498,7 +509,7 @@ fn decode_envelope(
             let req: FirehoseTransformRequest =
                 match parse(bytes, "Firehose transformation request", line) {
                     Ok(v) => v,
-                    Err(reason) => return fail(f, src, reason),
+                    Err(reason) => return fail(f, src, bytes, reason),
                 };
             for (i, r) in req.records.iter().enumerate() {
                 let meta = r.kinesis_record_metadata.as_ref();
@@ -518,7 +529,7 @@ fn decode_envelope(
             let req: FirehoseHttpRequest =
                 match parse(bytes, "Firehose HTTP endpoint request", line) {
                     Ok(v) => v,
-                    Err(reason) => return fail(f, src, reason),
+                    Err(reason) => return fail(f, src, bytes, reason),
                 };
             for (i, r) in req.records.iter().enumerate() {
                 let s = Source {
@@ -533,7 +544,7 @@ fn decode_envelope(
         Format::FirehoseError => {
             let rec: FirehoseErrorRecord = match parse(bytes, "Firehose error record", line) {
                 Ok(v) => v,
-                Err(reason) => return fail(f, src, reason),
+                Err(reason) => return fail(f, src, bytes, reason),
             };
             let s = Source {
                 envelope: Some("firehose-error"),
@@ -547,12 +558,12 @@ fn decode_envelope(
             let messages: Vec<SqsMessage> = if probe.messages.is_some() {
                 match parse::<SqsMessages>(bytes, "SQS ReceiveMessage output", line) {
                     Ok(v) => v.messages,
-                    Err(reason) => return fail(f, src, reason),
+                    Err(reason) => return fail(f, src, bytes, reason),
                 }
             } else {
                 match parse::<SqsMessage>(bytes, "SQS message", line) {
                     Ok(v) => vec![v],
-                    Err(reason) => return fail(f, src, reason),
+                    Err(reason) => return fail(f, src, bytes, reason),
                 }
             };
             for (i, m) in messages.iter().enumerate() {
@@ -570,10 +581,11 @@ fn decode_envelope(
             return fail(
                 f,
                 src,
+                bytes,
                 "expected an EventBridge contact event (--format eventbridge)",
             );
         }
-        Format::Auto | Format::Json => return fail(f, src, unknown_reason(bytes)),
+        Format::Auto | Format::Json => return fail(f, src, bytes, unknown_reason(bytes)),
     }
     ControlFlow::Continue(())
 }

@@ -110,6 +110,10 @@ pub struct Decoded {
 pub struct DecodeError {
     pub source: Source,
     pub reason: String,
+    /// The bytes that did not decode (the JSON value, the envelope payload, the garbage
+    /// line), for the dead-letter output; empty when there are none to keep (a read
+    /// error, a value over the size limit).
+    pub raw: Vec<u8>,
 }
 
 impl fmt::Display for DecodeError {
@@ -119,6 +123,34 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// `errorCode` of switchboard's dead letters.
+pub const DEAD_LETTER_ERROR_CODE: &str = "Switchboard.DecodeError";
+
+impl DecodeError {
+    /// The dead-letter form of this error: the shape Firehose gives the records it
+    /// writes to its S3 error prefix (`rawData` holds the bytes that failed, base64), plus
+    /// the `source`. So a dead-letter file decodes like any Firehose error file: once the
+    /// cause is fixed, replaying it recovers the records.
+    pub fn to_dead_letter(&self, now_ms: i64) -> crate::envelope::FirehoseErrorRecord {
+        let mut extra = crate::Extra::new();
+        if let Ok(source) = serde_json::to_value(&self.source) {
+            extra.insert("source".into(), source);
+        }
+        crate::envelope::FirehoseErrorRecord {
+            attempts_made: Some(1.into()),
+            arrival_timestamp: Some(now_ms.into()),
+            error_code: Some(DEAD_LETTER_ERROR_CODE.into()),
+            error_message: Some(self.reason.clone()),
+            attempt_ending_timestamp: None,
+            raw_data: crate::envelope::encode_base64(&self.raw),
+            subsequence_number: None,
+            data_id: None,
+            lambda_arn: None,
+            extra,
+        }
+    }
+}
 
 /// What a decode pass produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -228,6 +260,7 @@ impl Decoder {
                 f(Err(DecodeError {
                     source,
                     reason: e.issue.to_string(),
+                    raw: e.raw,
                 }))
             }
         });
@@ -260,14 +293,18 @@ fn decode_payload(
         return f(Err(DecodeError {
             source: src,
             reason: "envelopes nested too deeply".into(),
+            raw: payload.to_vec(),
         }));
     }
     if payload.is_empty() {
         return f(Err(DecodeError {
             source: src,
             reason: "empty payload".into(),
+            raw: Vec::new(),
         }));
     }
+    // Dead letters keep the payload as it arrived (compressed or not).
+    let original = payload;
     let unzipped;
     let payload = if payload.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -275,6 +312,7 @@ fn decode_payload(
             return f(Err(DecodeError {
                 source: src,
                 reason: format!("payload is not valid gzip: {e}"),
+                raw: payload.to_vec(),
             }));
         }
         unzipped = out;
@@ -304,7 +342,11 @@ fn decode_payload(
             Ok((start, end, line)) => {
                 detect::decode_value(Format::Auto, &payload[start..end], line, s, depth + 1, f)?
             }
-            Err((reason, _)) => f(Err(DecodeError { source: s, reason }))?,
+            Err((reason, _)) => f(Err(DecodeError {
+                source: s,
+                reason,
+                raw: original.to_vec(),
+            }))?,
         }
     }
     ControlFlow::Continue(())

@@ -49,6 +49,9 @@ pub struct SplitError {
     pub offset: u64,
     pub line: u64,
     pub issue: SplitIssue,
+    /// The bytes the issue covers (empty for read errors and oversized values), so that
+    /// nothing is lost: they go to the dead-letter output.
+    pub raw: Vec<u8>,
 }
 
 const CHUNK: usize = 256 * 1024;
@@ -108,6 +111,7 @@ pub fn split_json<R: Read>(
                             offset: base + pos as u64,
                             line,
                             issue: e.into(),
+                            raw: Vec::new(),
                         }))
                     }
                 }
@@ -128,6 +132,7 @@ pub fn split_json<R: Read>(
                                 offset: base + pos as u64,
                                 line,
                                 issue: e.into(),
+                                raw: Vec::new(),
                             }))
                         }
                     }
@@ -161,6 +166,7 @@ pub fn split_json<R: Read>(
                                 offset: base + pos as u64,
                                 line,
                                 issue: e.into(),
+                                raw: Vec::new(),
                             }))
                         }
                     }
@@ -181,6 +187,7 @@ pub fn split_json<R: Read>(
                 offset,
                 line: start_line,
                 issue: SplitIssue::NotJson { snippet },
+                raw: buf[start..pos].to_vec(),
             }))?;
             continue;
         }
@@ -278,6 +285,7 @@ pub fn split_json<R: Read>(
                         offset: base + pos as u64,
                         line,
                         issue: e.into(),
+                        raw: Vec::new(),
                     }))
                 }
             }
@@ -297,6 +305,7 @@ pub fn split_json<R: Read>(
                     offset,
                     line: start_line,
                     issue: SplitIssue::TooLarge { limit },
+                    raw: Vec::new(),
                 }))?;
             }
             (None, Some((why, at))) => {
@@ -311,6 +320,7 @@ pub fn split_json<R: Read>(
                     offset,
                     line: start_line,
                     issue,
+                    raw: buf[start..at].to_vec(),
                 }))?;
                 pos = at;
             }
@@ -319,6 +329,7 @@ pub fn split_json<R: Read>(
                     offset,
                     line: start_line,
                     issue: SplitIssue::TooLarge { limit },
+                    raw: Vec::new(),
                 }))?;
                 // Skip to the next line and carry on.
                 while pos < buf.len() || !eof {
@@ -341,6 +352,7 @@ pub fn split_json<R: Read>(
                     offset,
                     line: start_line,
                     issue: SplitIssue::Truncated { end },
+                    raw: buf[start..pos].to_vec(),
                 }));
             }
         }

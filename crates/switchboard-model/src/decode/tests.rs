@@ -205,3 +205,43 @@ fn garbage_and_truncation() {
     assert!(ok.is_empty());
     assert!(!bad.is_empty());
 }
+
+#[test]
+fn dead_letters_keep_the_bytes_and_decode_again() {
+    let bad_ctr = CTR.replace("2022-04-08T15:00:49Z", "not a time");
+    let truncated = &CTR[..40];
+    let input = format!("{bad_ctr}\n{AGENT_EVENT}\n{truncated}");
+    let (ok, bad) = run(Format::Auto, input.as_bytes());
+    assert_eq!(ok.len(), 1);
+    assert_eq!(bad.len(), 2);
+    assert_eq!(bad[0].raw, bad_ctr.as_bytes());
+    assert_eq!(bad[1].raw, truncated.as_bytes());
+
+    // The dead-letter file decodes as Firehose error records and fails the same way.
+    let letters: String = bad
+        .iter()
+        .map(|e| serde_json::to_string(&e.to_dead_letter(0)).unwrap() + "\n")
+        .collect();
+    let (ok, again) = run(Format::Auto, letters.as_bytes());
+    assert!(ok.is_empty());
+    assert_eq!(again.len(), 2);
+    assert!(
+        again[0].reason.contains("invalid contact_record"),
+        "{}",
+        again[0]
+    );
+    assert_eq!(again[0].source.envelope, Some("firehose-error"));
+    assert_eq!(again[0].raw, bad_ctr.as_bytes());
+
+    // Once fixed, the same envelope yields the record.
+    let fixed = bad[0].to_dead_letter(0);
+    let fixed = crate::envelope::FirehoseErrorRecord {
+        raw_data: encode_base64(CTR.as_bytes()),
+        ..fixed
+    };
+    let (ok, _) = run(
+        Format::Auto,
+        serde_json::to_string(&fixed).unwrap().as_bytes(),
+    );
+    assert_eq!(kinds(&ok), vec![RecordKind::ContactRecord]);
+}
