@@ -1,0 +1,59 @@
+//! The store's error type. Every variant names the store and what was being done, so a
+//! message is useful on its own ("SQLite store /data/sb.db: committing metric cells: ...").
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store URL could not be understood.
+    #[error("invalid store URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+
+    /// A kind of store that is planned but not built yet.
+    #[error("{kind} stores are not supported yet (use sqlite:PATH)")]
+    Unsupported { kind: &'static str },
+
+    /// The database could not be opened or set up.
+    #[error("cannot open SQLite store {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+
+    /// The store was written by a newer switchboard with a schema this one does not know.
+    #[error(
+        "SQLite store {path} has schema version {found}, newer than this switchboard \
+         supports ({supported}); upgrade switchboard"
+    )]
+    NewerSchema {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+
+    /// A statement failed.
+    #[error("SQLite store {path}: {context}: {source}")]
+    Sqlite {
+        path: String,
+        context: &'static str,
+        source: rusqlite::Error,
+    },
+
+    /// A stored JSON document no longer decodes as the type it was written from.
+    #[error(
+        "SQLite store {path}: table {table}, row {key}: stored JSON does not decode: {source}"
+    )]
+    Corrupt {
+        path: String,
+        table: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+
+    /// A value could not be written as JSON.
+    #[error("cannot encode {what} {key} as JSON: {source}")]
+    Encode {
+        what: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+}

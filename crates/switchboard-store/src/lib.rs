@@ -1,0 +1,118 @@
+//! Where switchboard keeps what the engine works out: current agent states, contact
+//! timelines and records, transitions, post-contact triggers, metric cells, alerts, the
+//! engine's own state and how far each input has been read.
+//!
+//! The engine (`switchboard-engine`) is pure: it hands back [`Changes`] and keeps its state
+//! in memory. A [`Store`] makes that durable. [`Store::commit`] writes one [`Batch`] — the
+//! changes, the current state of every agent and contact they touched, the engine meta and
+//! the input positions — in one transaction, so after a crash [`Store::load`] gives back an
+//! engine state and positions that agree exactly: no record applied twice, none skipped.
+//! The query methods serve reports and, later, the API.
+//!
+//! - [`url`]: `sqlite:PATH` (and, later, `postgres://...`) to a store;
+//! - [`query`]: the filters and rows of the query methods;
+//! - [`sqlite`]: the embedded default, [`SqliteStore`];
+//! - [`error`]: [`StoreError`].
+
+pub mod error;
+pub mod query;
+pub mod sqlite;
+pub mod url;
+
+use std::collections::BTreeMap;
+
+use switchboard_engine::{AgentState, Alert, Changes, ContactTimeline, Engine, EngineMeta};
+
+pub use error::StoreError;
+pub use query::{
+    AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
+    TransitionRow,
+};
+pub use sqlite::SqliteStore;
+pub use url::StoreUrl;
+
+/// Input name (a file path, a stream and shard) → how far it has been read. The format of
+/// the position string belongs to the input; the store keeps it verbatim.
+pub type Positions = BTreeMap<String, String>;
+
+/// Everything written by one [`Store::commit`].
+#[derive(Debug)]
+pub struct Batch<'a> {
+    /// What changed since the previous batch.
+    pub changes: &'a Changes,
+    /// Current state of the agents named in `changes.dirty_agents`.
+    pub agents: Vec<&'a AgentState>,
+    /// Current state of the contacts named in `changes.dirty_contacts`.
+    pub contacts: Vec<&'a ContactTimeline>,
+    pub meta: &'a EngineMeta,
+    /// Positions that moved in this batch (others keep their stored value).
+    pub positions: &'a Positions,
+}
+
+impl<'a> Batch<'a> {
+    /// A batch of `changes` (just taken from `engine`) with the current states of the
+    /// agents and contacts they mark dirty.
+    pub fn new(engine: &'a Engine, changes: &'a Changes, positions: &'a Positions) -> Self {
+        Batch {
+            changes,
+            agents: changes
+                .dirty_agents
+                .iter()
+                .filter_map(|a| engine.agent(a))
+                .collect(),
+            contacts: changes
+                .dirty_contacts
+                .iter()
+                .filter_map(|c| engine.contact(c))
+                .collect(),
+            meta: engine.meta(),
+            positions,
+        }
+    }
+}
+
+/// What [`Store::load`] gives back: enough for `Engine::restore`, plus input positions.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub agents: Vec<AgentState>,
+    pub contacts: Vec<ContactTimeline>,
+    /// `None` for a store nothing was committed to yet.
+    pub meta: Option<EngineMeta>,
+    pub positions: Positions,
+}
+
+/// A durable home for the engine's output and state. Implemented by [`SqliteStore`]; a
+/// PostgreSQL store will implement the same trait.
+pub trait Store: Send {
+    /// Everything needed to resume: agent states, contact timelines, engine meta and input
+    /// positions, as of the last commit.
+    fn load(&self) -> Result<Loaded, StoreError>;
+
+    /// Writes a whole batch atomically: either all of it is stored, or none of it.
+    fn commit(&mut self, batch: &Batch<'_>) -> Result<(), StoreError>;
+
+    /// Input positions as of the last commit.
+    fn positions(&self) -> Result<Positions, StoreError>;
+
+    /// Current agent states, by agent ARN.
+    fn agents(&self, filter: &AgentFilter) -> Result<Vec<AgentState>, StoreError>;
+
+    /// Contact timelines, newest initiation first.
+    fn contacts(&self, filter: &ContactFilter) -> Result<Vec<ContactTimeline>, StoreError>;
+
+    /// One contact: its timeline and its newest contact record.
+    fn contact(&self, contact_id: &str) -> Result<Option<ContactDetail>, StoreError>;
+
+    /// Transitions in the order they were derived.
+    fn transitions(&self, filter: &TransitionFilter) -> Result<Vec<TransitionRow>, StoreError>;
+
+    /// Metric cells added up into the query's interval.
+    fn metrics(&self, query: &MetricQuery) -> Result<Vec<MetricRow>, StoreError>;
+
+    /// Alerts, newest first; only those not cleared yet if `active_only`.
+    fn alerts(&self, active_only: bool) -> Result<Vec<Alert>, StoreError>;
+
+    /// The whole contents as canonical text: every table, every row sorted by key. Two
+    /// stores with equal dumps hold the same data (used to compare stores in tests).
+    fn dump(&self) -> Result<String, StoreError>;
+}

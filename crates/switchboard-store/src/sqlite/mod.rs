@@ -1,0 +1,157 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! WAL with `synchronous=NORMAL` makes each commit one append to the write-ahead log:
+//! a killed process loses nothing committed, and readers (reports, the API) never block
+//! the writer. A busy timeout lets a second process (a report while a replay runs) wait
+//! for a lock instead of failing.
+//!
+//! - [`schema`]: tables and migrations;
+//! - `write`: [`Store::commit`], one transaction per batch, metric deltas added in SQL;
+//! - `read`: [`Store::load`] and the query methods;
+//! - `dump`: the canonical text of the whole store.
+
+mod dump;
+mod read;
+pub mod schema;
+mod write;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use switchboard_engine::{AgentState, Alert, ContactTimeline};
+
+use crate::query::{
+    AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
+    TransitionRow,
+};
+use crate::{Batch, Loaded, Positions, Store, StoreError};
+
+/// How long to wait for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A store in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+    /// The file, for error messages.
+    path: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating the file and its schema if needed and
+    /// migrating an older schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let name = path.display().to_string();
+        let open_err = |source| StoreError::Open {
+            path: name.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // journal_mode returns the mode as a row; the others return nothing.
+        let _: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")
+            .map_err(open_err)?;
+        let mut store = SqliteStore { conn, path: name };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The schema version of the open store.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(self.err("reading the schema version"))
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found = self.schema_version()?;
+        if found > schema::VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found,
+                supported: schema::VERSION,
+            });
+        }
+        if found == schema::VERSION {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let err = move |source| StoreError::Sqlite {
+            path: path.clone(),
+            context: "migrating the schema",
+            source,
+        };
+        let tx = self.conn.transaction().map_err(&err)?;
+        for sql in &schema::MIGRATIONS[found.max(0) as usize..] {
+            tx.execute_batch(sql).map_err(&err)?;
+        }
+        tx.pragma_update(None, "user_version", schema::VERSION)
+            .map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
+    /// Maps an SQLite error to a [`StoreError`] naming this store and `context`.
+    fn err(&self, context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            context,
+            source,
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn load(&self) -> Result<Loaded, StoreError> {
+        read::load(self)
+    }
+
+    fn commit(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        write::commit(self, batch)
+    }
+
+    fn positions(&self) -> Result<Positions, StoreError> {
+        read::positions(self)
+    }
+
+    fn agents(&self, filter: &AgentFilter) -> Result<Vec<AgentState>, StoreError> {
+        read::agents(self, filter)
+    }
+
+    fn contacts(&self, filter: &ContactFilter) -> Result<Vec<ContactTimeline>, StoreError> {
+        read::contacts(self, filter)
+    }
+
+    fn contact(&self, contact_id: &str) -> Result<Option<ContactDetail>, StoreError> {
+        read::contact(self, contact_id)
+    }
+
+    fn transitions(&self, filter: &TransitionFilter) -> Result<Vec<TransitionRow>, StoreError> {
+        read::transitions(self, filter)
+    }
+
+    fn metrics(&self, query: &MetricQuery) -> Result<Vec<MetricRow>, StoreError> {
+        read::metrics(self, query)
+    }
+
+    fn alerts(&self, active_only: bool) -> Result<Vec<Alert>, StoreError> {
+        read::alerts(self, active_only)
+    }
+
+    fn dump(&self) -> Result<String, StoreError> {
+        dump::dump(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+//! The SQLite schema and its migrations.
+//!
+//! The schema version lives in `PRAGMA user_version`. Opening a store applies every
+//! migration above the stored version, in one transaction; a store with a version above
+//! [`VERSION`] was written by a newer switchboard and is refused rather than misread.
+//!
+//! Each table keeps the engine's value as JSON (`json`, the source of truth that `load`
+//! reads back) plus the few columns queries filter on, indexed.
+
+/// Migrations, in order; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+/// Never edit a released migration: append a new one.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this code reads and writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+const V1: &str = "
+CREATE TABLE agents (
+    agent_arn       TEXT PRIMARY KEY,
+    username        TEXT,
+    effective       TEXT NOT NULL,
+    routing_profile TEXT,
+    json            TEXT NOT NULL
+);
+CREATE INDEX agents_username ON agents (username);
+CREATE INDEX agents_effective ON agents (effective);
+CREATE INDEX agents_routing_profile ON agents (routing_profile);
+
+CREATE TABLE contacts (
+    contact_id         TEXT PRIMARY KEY,
+    initial_contact_id TEXT NOT NULL,
+    queue              TEXT,
+    agent_arn          TEXT,
+    phase              TEXT NOT NULL,
+    active             INTEGER NOT NULL,
+    initiated_at_ms    INTEGER,
+    json               TEXT NOT NULL
+);
+CREATE INDEX contacts_initial ON contacts (initial_contact_id);
+CREATE INDEX contacts_queue ON contacts (queue, initiated_at_ms);
+CREATE INDEX contacts_agent ON contacts (agent_arn, initiated_at_ms);
+CREATE INDEX contacts_active ON contacts (active, initiated_at_ms);
+CREATE INDEX contacts_initiated ON contacts (initiated_at_ms);
+
+CREATE TABLE contact_records (
+    contact_id     TEXT PRIMARY KEY,
+    last_update_ms INTEGER NOT NULL,
+    json           TEXT NOT NULL
+);
+
+CREATE TABLE transitions (
+    seq        INTEGER PRIMARY KEY,
+    at_ms      INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    agent_arn  TEXT NOT NULL,
+    contact_id TEXT,
+    json       TEXT NOT NULL
+);
+CREATE INDEX transitions_agent ON transitions (agent_arn, at_ms);
+CREATE INDEX transitions_contact ON transitions (contact_id);
+CREATE INDEX transitions_at ON transitions (at_ms);
+
+CREATE TABLE triggers (
+    contact_id         TEXT NOT NULL,
+    kind               TEXT NOT NULL,
+    initial_contact_id TEXT NOT NULL,
+    at_ms              INTEGER NOT NULL,
+    json               TEXT NOT NULL,
+    PRIMARY KEY (contact_id, kind)
+);
+
+CREATE TABLE metric_cells (
+    start_ms       INTEGER NOT NULL,
+    kind           TEXT NOT NULL,
+    id             TEXT NOT NULL,
+    offered        INTEGER NOT NULL,
+    handled        INTEGER NOT NULL,
+    abandoned      INTEGER NOT NULL,
+    answered_in_sl INTEGER NOT NULL,
+    handle_s       INTEGER NOT NULL,
+    talk_s         INTEGER NOT NULL,
+    hold_s         INTEGER NOT NULL,
+    holds          INTEGER NOT NULL,
+    acw_s          INTEGER NOT NULL,
+    answer_wait_s  INTEGER NOT NULL,
+    abandon_wait_s INTEGER NOT NULL,
+    longest_wait_s INTEGER NOT NULL,
+    PRIMARY KEY (start_ms, kind, id)
+);
+
+CREATE TABLE alerts (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    subject       TEXT NOT NULL,
+    raised_at_ms  INTEGER NOT NULL,
+    cleared_at_ms INTEGER,
+    json          TEXT NOT NULL
+);
+CREATE INDEX alerts_raised ON alerts (raised_at_ms);
+
+CREATE TABLE engine_meta (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    json TEXT NOT NULL
+);
+
+CREATE TABLE positions (
+    source   TEXT PRIMARY KEY,
+    position TEXT NOT NULL
+);
+";
+
+/// Tables and the columns their rows are sorted by, for `dump`.
+pub const TABLES: &[(&str, &str)] = &[
+    ("agents", "agent_arn"),
+    ("contacts", "contact_id"),
+    ("contact_records", "contact_id"),
+    ("transitions", "seq"),
+    ("triggers", "contact_id, kind"),
+    ("metric_cells", "start_ms, kind, id"),
+    ("alerts", "id"),
+    ("engine_meta", "id"),
+    ("positions", "source"),
+];

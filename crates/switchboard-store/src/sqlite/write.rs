@@ -1,0 +1,313 @@
+//! [`Store::commit`](crate::Store::commit) for SQLite: one transaction per batch.
+//!
+//! Current states (agents, contacts, engine meta, positions) are upserted whole; history
+//! (transitions) is appended; contact records keep the newest `LastUpdateTimestamp`;
+//! triggers are kept once per contact and kind; alerts are upserted by id so a `cleared`
+//! event overwrites its `raised` row; metric deltas are *added* to the stored cells in
+//! SQL, so the same totals come out whatever the batch boundaries were.
+
+use rusqlite::{params, Transaction};
+use serde::Serialize;
+use switchboard_engine::contact::ContactPhase;
+use switchboard_engine::{MetricCell, MetricKey, TriggerKind};
+
+use super::SqliteStore;
+use crate::{Batch, StoreError};
+
+pub(super) fn commit(store: &mut SqliteStore, batch: &Batch<'_>) -> Result<(), StoreError> {
+    let path = store.path.as_str();
+    let tx = store
+        .conn
+        .transaction()
+        .map_err(sql_err(path, "starting a commit"))?;
+    write_agents(&tx, path, batch)?;
+    write_contacts(&tx, path, batch)?;
+    write_records(&tx, path, batch)?;
+    write_transitions(&tx, path, batch)?;
+    write_triggers(&tx, path, batch)?;
+    write_metrics(&tx, path, batch)?;
+    write_alerts(&tx, path, batch)?;
+    write_meta_and_positions(&tx, path, batch)?;
+    tx.commit().map_err(sql_err(path, "committing"))
+}
+
+pub(super) fn sql_err<'a>(
+    path: &'a str,
+    context: &'static str,
+) -> impl Fn(rusqlite::Error) -> StoreError + 'a {
+    move |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        context,
+        source,
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(
+    what: &'static str,
+    key: &str,
+    value: &T,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|source| StoreError::Encode {
+        what,
+        key: key.to_owned(),
+        source,
+    })
+}
+
+fn write_agents(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(), StoreError> {
+    let err = sql_err(path, "writing agents");
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO agents (agent_arn, username, effective, routing_profile, json)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (agent_arn) DO UPDATE SET
+                username = excluded.username, effective = excluded.effective,
+                routing_profile = excluded.routing_profile, json = excluded.json",
+        )
+        .map_err(&err)?;
+    for a in &batch.agents {
+        let json = to_json("agent", &a.agent_arn, a)?;
+        stmt.execute(params![
+            a.agent_arn,
+            a.username,
+            a.effective.as_str(),
+            a.routing_profile,
+            json
+        ])
+        .map_err(&err)?;
+    }
+    Ok(())
+}
+
+pub(super) fn phase_str(p: ContactPhase) -> &'static str {
+    match p {
+        ContactPhase::Initiated => "initiated",
+        ContactPhase::Queued => "queued",
+        ContactPhase::Connected => "connected",
+        ContactPhase::Disconnected => "disconnected",
+        ContactPhase::Completed => "completed",
+    }
+}
+
+fn write_contacts(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(), StoreError> {
+    let err = sql_err(path, "writing contacts");
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO contacts (contact_id, initial_contact_id, queue, agent_arn, phase,
+                                   active, initiated_at_ms, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (contact_id) DO UPDATE SET
+                initial_contact_id = excluded.initial_contact_id, queue = excluded.queue,
+                agent_arn = excluded.agent_arn, phase = excluded.phase,
+                active = excluded.active, initiated_at_ms = excluded.initiated_at_ms,
+                json = excluded.json",
+        )
+        .map_err(&err)?;
+    for c in &batch.contacts {
+        let json = to_json("contact", &c.contact_id, c)?;
+        stmt.execute(params![
+            c.contact_id,
+            c.initial_contact_id(),
+            c.queue,
+            c.agent_arn,
+            phase_str(c.phase),
+            c.is_active(),
+            c.initiated_at.map(|t| t.millis()),
+            json
+        ])
+        .map_err(&err)?;
+    }
+    Ok(())
+}
+
+fn write_records(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(), StoreError> {
+    let err = sql_err(path, "writing contact records");
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO contact_records (contact_id, last_update_ms, json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (contact_id) DO UPDATE SET
+                last_update_ms = excluded.last_update_ms, json = excluded.json
+             WHERE excluded.last_update_ms > contact_records.last_update_ms",
+        )
+        .map_err(&err)?;
+    for r in &batch.changes.records {
+        let json = to_json("contact record", &r.contact_id, r)?;
+        stmt.execute(params![
+            r.contact_id,
+            r.last_update_timestamp.millis(),
+            json
+        ])
+        .map_err(&err)?;
+    }
+    Ok(())
+}
+
+fn write_transitions(
+    tx: &Transaction<'_>,
+    path: &str,
+    batch: &Batch<'_>,
+) -> Result<(), StoreError> {
+    let err = sql_err(path, "writing transitions");
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO transitions (at_ms, kind, agent_arn, contact_id, json)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(&err)?;
+    for t in &batch.changes.transitions {
+        let json = to_json("transition of", &t.agent_arn, t)?;
+        stmt.execute(params![
+            t.at.millis(),
+            t.kind.as_str(),
+            t.agent_arn,
+            t.contact_id,
+            json
+        ])
+        .map_err(&err)?;
+    }
+    Ok(())
+}
+
+pub(super) fn trigger_kind_str(k: TriggerKind) -> &'static str {
+    match k {
+        TriggerKind::ContactCompleted => "contact_completed",
+        TriggerKind::ContactRecordReady => "contact_record_ready",
+    }
+}
+
+fn write_triggers(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(), StoreError> {
+    let err = sql_err(path, "writing triggers");
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO triggers (contact_id, kind, initial_contact_id, at_ms, json)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (contact_id, kind) DO NOTHING",
+        )
+        .map_err(&err)?;
+    for t in &batch.changes.triggers {
+        let json = to_json("trigger for", &t.contact_id, t)?;
+        stmt.execute(params![
+            t.contact_id,
+            trigger_kind_str(t.kind),
+            t.initial_contact_id,
+            t.at.millis(),
+            json
+        ])
+        .map_err(&err)?;
+    }
+    Ok(())
+}
+
+fn write_metrics(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(), StoreError> {
+    let err = sql_err(path, "adding metric deltas");
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO metric_cells (start_ms, kind, id, offered, handled, abandoned,
+                answered_in_sl, handle_s, talk_s, hold_s, holds, acw_s, answer_wait_s,
+                abandon_wait_s, longest_wait_s)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (start_ms, kind, id) DO UPDATE SET
+                offered = offered + excluded.offered,
+                handled = handled + excluded.handled,
+                abandoned = abandoned + excluded.abandoned,
+                answered_in_sl = answered_in_sl + excluded.answered_in_sl,
+                handle_s = handle_s + excluded.handle_s,
+                talk_s = talk_s + excluded.talk_s,
+                hold_s = hold_s + excluded.hold_s,
+                holds = holds + excluded.holds,
+                acw_s = acw_s + excluded.acw_s,
+                answer_wait_s = answer_wait_s + excluded.answer_wait_s,
+                abandon_wait_s = abandon_wait_s + excluded.abandon_wait_s,
+                longest_wait_s = max(longest_wait_s, excluded.longest_wait_s)",
+        )
+        .map_err(&err)?;
+    for (k, c) in &batch.changes.metric_deltas {
+        let MetricKey { start_ms, kind, id } = k;
+        let MetricCell {
+            offered,
+            handled,
+            abandoned,
+            answered_in_sl,
+            handle_s,
+            talk_s,
+            hold_s,
+            holds,
+            acw_s,
+            answer_wait_s,
+            abandon_wait_s,
+            longest_wait_s,
+        } = c;
+        stmt.execute(params![
+            start_ms,
+            kind.as_str(),
+            id,
+            offered,
+            handled,
+            abandoned,
+            answered_in_sl,
+            handle_s,
+            talk_s,
+            hold_s,
+            holds,
+            acw_s,
+            answer_wait_s,
+            abandon_wait_s,
+            longest_wait_s
+        ])
+        .map_err(&err)?;
+    }
+    Ok(())
+}
+
+fn write_alerts(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(), StoreError> {
+    let err = sql_err(path, "writing alerts");
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO alerts (id, kind, subject, raised_at_ms, cleared_at_ms, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET
+                kind = excluded.kind, subject = excluded.subject,
+                raised_at_ms = excluded.raised_at_ms, cleared_at_ms = excluded.cleared_at_ms,
+                json = excluded.json",
+        )
+        .map_err(&err)?;
+    for ev in &batch.changes.alerts {
+        let a = &ev.alert;
+        let json = to_json("alert", &a.id, a)?;
+        stmt.execute(params![
+            a.id,
+            a.kind.as_str(),
+            a.subject,
+            a.raised_at.millis(),
+            a.cleared_at.map(|t| t.millis()),
+            json
+        ])
+        .map_err(&err)?;
+    }
+    Ok(())
+}
+
+fn write_meta_and_positions(
+    tx: &Transaction<'_>,
+    path: &str,
+    batch: &Batch<'_>,
+) -> Result<(), StoreError> {
+    let err = sql_err(path, "writing engine meta and positions");
+    let json = to_json("engine meta", "", batch.meta)?;
+    tx.prepare_cached(
+        "INSERT INTO engine_meta (id, json) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET json = excluded.json",
+    )
+    .and_then(|mut s| s.execute([json]))
+    .map_err(&err)?;
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO positions (source, position) VALUES (?1, ?2)
+             ON CONFLICT (source) DO UPDATE SET position = excluded.position",
+        )
+        .map_err(&err)?;
+    for (source, position) in batch.positions {
+        stmt.execute([source, position]).map_err(&err)?;
+    }
+    Ok(())
+}
