@@ -246,9 +246,18 @@ impl Center {
             .collect();
         let (sales, support, billing, vip, web_chat, outbound) = (0, 1, 2, 3, 4, 5);
 
-        let profile_specs: [(&'static str, Vec<(usize, u8)>, u8, u8, bool, f64); 5] = [
-            ("Sales", vec![(vip, 1), (sales, 2)], 1, 0, true, 0.30),
-            (
+        let mut profile = |name, queues, voice_slots, chat_slots, outbound, share| ProfileDef {
+            name,
+            arn: arn("routing-profile", rng),
+            queues,
+            voice_slots,
+            chat_slots,
+            outbound,
+            share,
+        };
+        let profiles = vec![
+            profile("Sales", vec![(vip, 1), (sales, 2)], 1, 0, true, 0.30),
+            profile(
                 "Support",
                 vec![(support, 1), (billing, 2)],
                 1,
@@ -256,7 +265,7 @@ impl Center {
                 false,
                 0.28,
             ),
-            (
+            profile(
                 "Billing and VIP",
                 vec![(billing, 1), (vip, 1), (support, 2)],
                 1,
@@ -264,7 +273,7 @@ impl Center {
                 false,
                 0.12,
             ),
-            (
+            profile(
                 "Omnichannel",
                 vec![(web_chat, 1), (support, 2)],
                 1,
@@ -272,22 +281,8 @@ impl Center {
                 false,
                 0.18,
             ),
-            ("Chat Specialists", vec![(web_chat, 1)], 0, 3, false, 0.12),
+            profile("Chat Specialists", vec![(web_chat, 1)], 0, 3, false, 0.12),
         ];
-        let profiles: Vec<ProfileDef> = profile_specs
-            .into_iter()
-            .map(
-                |(name, queues, voice_slots, chat_slots, outbound, share)| ProfileDef {
-                    name,
-                    arn: arn("routing-profile", rng),
-                    queues,
-                    voice_slots,
-                    chat_slots,
-                    outbound,
-                    share,
-                },
-            )
-            .collect();
         let profile_refs = profiles
             .iter()
             .map(|p| ArnName {

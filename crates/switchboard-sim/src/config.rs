@@ -109,7 +109,10 @@ impl SimConfig {
 
     /// Milliseconds of the window's end (exclusive).
     pub fn end_millis(&self) -> i64 {
-        self.start.millis() + self.duration_secs as i64 * 1000
+        let span = i64::try_from(self.duration_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        self.start.millis().saturating_add(span)
     }
 
     /// Checks every field; the simulator refuses a config that fails this.

@@ -4,8 +4,9 @@
 //! lunch dip, a second peak in the afternoon) drives both sides. Shift starts are drawn so
 //! staffing follows the curve, the way a workforce planner would staff it; the arrival
 //! rate is then the curve scaled so that offered work reaches the configured occupancy of
-//! staffed capacity at the busiest minute and never exceeds it elsewhere. Arrivals are a
-//! Poisson process whose rate is constant within each minute of the day.
+//! staffed capacity at the busiest minute and never exceeds it elsewhere, before a
+//! half-hourly "forecast error" of about ±12 % that makes queues build now and then.
+//! Arrivals are a Poisson process whose rate is constant within each minute of the day.
 
 use crate::center::{Center, Medium, Status};
 use crate::rng::SimRng;
@@ -20,6 +21,8 @@ const MINUTES: usize = 1440;
 const SHRINKAGE: f64 = 0.15;
 /// Average number of chats an agent with chat slots carries at once.
 const EFFECTIVE_CHAT_CONCURRENCY: f64 = 2.0;
+/// Spread of actual half-hourly demand around the planned curve (log-normal sigma).
+const FORECAST_ERROR: f64 = 0.12;
 /// Outbound work as a share of the Sales profile's inbound work.
 const OUTBOUND_SHARE: f64 = 0.06;
 
@@ -110,7 +113,7 @@ fn busy_seconds(center: &Center, queue: usize) -> f64 {
 }
 
 impl Demand {
-    pub fn new(center: &Center, peak_occupancy: f64) -> Self {
+    pub fn new(center: &Center, peak_occupancy: f64, rng: &mut SimRng) -> Self {
         // Staffed capacity (agents able to take contacts) at each minute of the day.
         let mut capacity = vec![0.0; MINUTES];
         for agent in &center.agents {
@@ -152,8 +155,13 @@ impl Demand {
         } else {
             0.0
         };
+        // Demand never matches the forecast: each half hour runs some percent above or
+        // below plan, which is what builds queues (and abandons) in a well-staffed center.
+        let surprise: Vec<f64> = (0..MINUTES / 30)
+            .map(|_| rng.lognormal(1.0, FORECAST_ERROR))
+            .collect();
         let load: Vec<f64> = (0..MINUTES)
-            .map(|m| (scale * curve(m)).min(peak_occupancy * capacity[m]))
+            .map(|m| (scale * curve(m)).min(peak_occupancy * capacity[m]) * surprise[m / 30])
             .collect();
 
         // Contacts per second = load × share / agent-seconds per contact.

@@ -87,7 +87,7 @@ impl Simulator {
                     .get(&head)
                     .and_then(|c| c.enqueued)
                     .unwrap_or(i64::MAX);
-                if best.map_or(true, |(p, e, _)| (priority, enqueued) < (p, e)) {
+                if best.is_none_or(|(p, e, _)| (priority, enqueued) < (p, e)) {
                     best = Some((priority, enqueued, head));
                 }
             }

@@ -116,7 +116,7 @@ impl Simulator {
         config.validate()?;
         let mut rng = SimRng::new(config.seed);
         let center = Center::build(&config, &mut rng);
-        let demand = Demand::new(&center, config.peak_occupancy);
+        let demand = Demand::new(&center, config.peak_occupancy, &mut rng);
         let start = config.start.millis();
         let end = config.end_millis();
         let mut sim = Simulator {

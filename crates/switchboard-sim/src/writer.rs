@@ -199,7 +199,7 @@ impl OutputWriter {
         } else {
             let stale = self.open[slot(kind)]
                 .as_ref()
-                .map_or(true, |o| at >= o.opened_at + OBJECT_SPAN_MS);
+                .is_none_or(|o| at >= o.opened_at + OBJECT_SPAN_MS);
             if stale {
                 self.close(kind)?;
                 let path = self.object_path(kind, at);
