@@ -9,10 +9,10 @@
 //! engine state and positions that agree exactly: no record applied twice, none skipped.
 //! The query methods serve reports and, later, the API.
 //!
-//! - [`url`]: `sqlite:PATH` (and, later, `postgres://...`) to a store;
-//! - [`query`]: the filters and rows of the query methods;
-//! - [`sqlite`]: the embedded default, [`SqliteStore`];
-//! - [`error`]: [`StoreError`].
+//! - [`url`] turns `sqlite:PATH` (and, later, `postgres://...`) into a store;
+//! - [`query`] holds the filters and rows of the query methods;
+//! - [`sqlite`] is the embedded default, [`SqliteStore`];
+//! - [`error`] holds [`StoreError`].
 
 pub mod error;
 pub mod query;

@@ -2,6 +2,7 @@
 //! library crate; this file only routes subcommands to them.
 
 mod cmd;
+mod inputs;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,12 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Derive agent transitions (login, status, offered, connected, hold, ACW...) as NDJSON.
     Transitions(cmd::transitions::Args),
+    /// Run Connect data files through the engine into a store; resumes where it stopped.
+    Replay(cmd::replay::Args),
+    /// Print interval metrics per queue and agent from a store.
+    Report(cmd::report::Args),
+    /// Measure throughput and memory (`bench replay`).
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +41,9 @@ fn main() -> ExitCode {
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Transitions(args) => cmd::transitions::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
+        Command::Report(args) => cmd::report::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(code) => code,

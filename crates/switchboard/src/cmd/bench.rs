@@ -1,0 +1,296 @@
+//! `switchboard bench replay`: how fast replay goes next to decoding alone, and how much
+//! memory the engine needs per tracked agent. One thread, one machine, figures printed.
+//!
+//! 1. Memory: 100,000 agents (by default) each get a LOGIN and a STATE_CHANGE with a
+//!    connected contact, built from the model types; the resident set growth (from
+//!    `/proc/self/status`) divided by the agent count is the cost of one agent with one
+//!    live contact. Measured first, on a fresh heap, and released before the rest.
+//! 2. A simulator corpus (`switchboard-sim`) is written to a temporary folder.
+//! 3. Decode only: every file decoded, records counted.
+//! 4. Replay: the same files through decoder, engine and an SQLite store, exactly as
+//!    `switchboard replay` does.
+//!
+//! Targets from the design: replay at least half the decode-only throughput; 100,000
+//! agents in less than 256 MB.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::json;
+use switchboard_engine::{Engine, EngineConfig};
+use switchboard_model::decode::{Decoder, Format};
+use switchboard_model::{AgentEvent, Record, Timestamp};
+use switchboard_sim::{OutputFormat, OutputWriter, SimConfig, Simulator};
+use switchboard_store::SqliteStore;
+
+use super::replay::{replay, Options};
+use crate::inputs::expand;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(clap::Subcommand)]
+enum What {
+    /// Decode-only vs replay (decode + engine + SQLite) throughput, and memory per agent.
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// Agents in the simulated corpus.
+    #[arg(long, default_value_t = 200)]
+    agents: u32,
+    /// Simulated time span of the corpus, e.g. 30m, 8h, 1d.
+    #[arg(long, default_value = "8h", value_parser = parse_duration)]
+    duration: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Corpus layout: Firehose-to-S3 objects (records concatenated) or NDJSON files.
+    #[arg(long, value_enum, default_value_t = Layout::Firehose)]
+    layout: Layout,
+    /// Records per store commit.
+    #[arg(long, default_value_t = 5000)]
+    batch: u64,
+    /// Agents for the memory measurement (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    memory_agents: u32,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Layout {
+    Firehose,
+    Ndjson,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.what {
+        What::Replay(a) => bench_replay(a),
+    }
+}
+
+fn bench_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    if args.memory_agents > 0 {
+        let m = memory_per_agent(args.memory_agents)?;
+        println!(
+            "memory: {} agents with a connected contact: +{:.1} MB resident, {:.0} bytes per agent \
+             (target: 100,000 agents < 256 MB)",
+            args.memory_agents,
+            m as f64 / 1e6,
+            m as f64 / f64::from(args.memory_agents)
+        );
+    }
+
+    let dir = TempDir::new()?;
+    let corpus = dir.path().join("corpus");
+    let started = Instant::now();
+    let mut config = SimConfig::new(args.agents);
+    config.duration_secs = args.duration;
+    config.seed = args.seed;
+    let sim = Simulator::new(config).context("invalid simulation options")?;
+    let layout = match args.layout {
+        Layout::Firehose => OutputFormat::Firehose,
+        Layout::Ndjson => OutputFormat::Ndjson,
+    };
+    let mut writer = OutputWriter::create(&corpus, layout, args.seed)?;
+    for emission in sim {
+        writer.write(&emission)?;
+    }
+    let written = writer.finish()?;
+    println!(
+        "corpus: {} agents, {} s simulated, seed {}: {} records, {:.1} MB ({:.1} s to write)",
+        args.agents,
+        args.duration,
+        args.seed,
+        written.records(),
+        written.bytes() as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+
+    // Decode only.
+    let files = expand(&corpus).context("cannot list the corpus")?;
+    let decoder = Decoder::new(Format::Auto);
+    let started = Instant::now();
+    let (mut records, mut bytes, mut bad) = (0u64, 0u64, 0u64);
+    for path in &files {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let stats = decoder.decode_reader(None, file, &mut |_| std::ops::ControlFlow::Continue(()));
+        records += stats.records;
+        bad += stats.errors;
+        bytes += stats.bytes;
+    }
+    let decode_s = started.elapsed().as_secs_f64().max(1e-9);
+    let decode_mbs = bytes as f64 / 1e6 / decode_s;
+    println!(
+        "decode only: {} files, {records} records ({bad} bad), {:.1} MB in {decode_s:.2} s: \
+         {decode_mbs:.1} MB/s, {:.0} events/s",
+        files.len(),
+        bytes as f64 / 1e6,
+        records as f64 / decode_s
+    );
+
+    // Replay into a fresh SQLite store.
+    let db = dir.path().join("bench.db");
+    let mut store = SqliteStore::open(&db)?;
+    let options = Options {
+        format: Format::Auto,
+        batch: args.batch,
+        dead_letter: None,
+        progress: false,
+    };
+    let s = replay(std::slice::from_ref(&corpus), &mut store, &options)?;
+    let replay_s = s.elapsed.as_secs_f64().max(1e-9);
+    let replay_mbs = s.bytes as f64 / 1e6 / replay_s;
+    let db_mb = dir_size(dir.path(), "bench.db") as f64 / 1e6;
+    println!(
+        "replay: {} records, {} transitions, {} commits, {:.1} MB in {replay_s:.2} s: \
+         {replay_mbs:.1} MB/s, {:.0} events/s; store {db_mb:.1} MB",
+        s.record_count(),
+        s.transitions,
+        s.commits,
+        s.bytes as f64 / 1e6,
+        s.record_count() as f64 / replay_s
+    );
+    println!(
+        "replay / decode only: {:.0}% (target: at least 50%)",
+        100.0 * replay_mbs / decode_mbs
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_duration(text: &str) -> Result<u64, String> {
+    switchboard_sim::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// Resident set size of this process, bytes (`VmRSS` of `/proc/self/status`).
+fn resident_bytes() -> anyhow::Result<u64> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("cannot read /proc/self/status")?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .context("no VmRSS in /proc/self/status (memory is measured on Linux only)")?;
+    Ok(kb * 1024)
+}
+
+/// Resident growth, in bytes, from tracking `n` agents, each logged in and on a call.
+fn memory_per_agent(n: u32) -> anyhow::Result<u64> {
+    let (login, connected) = agent_event_templates()?;
+    let before = resident_bytes()?;
+    let mut engine = Engine::new(EngineConfig::default());
+    let base = Timestamp::parse("2026-01-05T08:00:00.000Z")
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .millis();
+    for i in 0..n {
+        let arn = format!("arn:aws:connect:us-east-1:123456789012:instance/bench/agent/{i:08}");
+        let user = format!("agent{i:06}");
+        for (k, template) in [&login, &connected].into_iter().enumerate() {
+            let mut e = template.clone();
+            e.agent_arn.clone_from(&arn);
+            e.event_id = format!("bench-{i}-{k}");
+            e.event_timestamp = Timestamp::from_millis(base + i64::from(i) + k as i64 * 60_000);
+            for snap in [e.current.as_mut(), e.previous.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(cfg) = snap.configuration.as_mut() {
+                    cfg.username = Some(user.clone());
+                }
+                for c in snap.contacts.iter_mut().flatten() {
+                    c.contact_id = format!("bench-contact-{i:08}");
+                }
+            }
+            engine.apply(&Record::AgentEvent(Box::new(e)));
+        }
+        if i % 1000 == 999 {
+            // A live engine hands its changes to the store at every commit.
+            drop(engine.take_changes());
+        }
+    }
+    drop(engine.take_changes());
+    let after = resident_bytes()?;
+    let tracked = engine.agents().count();
+    anyhow::ensure!(
+        tracked == n as usize,
+        "expected {n} agents in the engine, found {tracked}"
+    );
+    drop(engine);
+    Ok(after.saturating_sub(before))
+}
+
+/// A LOGIN (Available, no contacts) and a STATE_CHANGE to a connected inbound call.
+fn agent_event_templates() -> anyhow::Result<(AgentEvent, AgentEvent)> {
+    let queue = "arn:aws:connect:us-east-1:123456789012:instance/bench/queue/sales";
+    let snapshot = |contacts: serde_json::Value| {
+        json!({
+            "AgentStatus": {"ARN": "arn:aws:connect:us-east-1:123456789012:instance/bench/agent-state/available",
+                            "Name": "Available", "StartTimestamp": "2026-01-05T08:00:00.000Z", "Type": "ROUTABLE"},
+            "Configuration": {"Username": "agent", "FirstName": "Bench", "LastName": "Agent",
+                "AgentHierarchyGroups": null,
+                "RoutingProfile": {"ARN": "arn:aws:connect:us-east-1:123456789012:instance/bench/routing-profile/basic",
+                    "Name": "Basic Routing Profile",
+                    "InboundQueues": [{"ARN": queue, "Name": "Sales", "Channels": ["VOICE"]}],
+                    "DefaultOutboundQueue": {"ARN": queue, "Name": "Sales", "Channels": ["VOICE"]},
+                    "Concurrency": [{"AvailableSlots": 1, "Channel": "VOICE", "MaximumSlots": 1}]}},
+            "Contacts": contacts,
+        })
+    };
+    let call = json!([{
+        "ContactId": "c", "InitialContactId": null, "Channel": "VOICE", "InitiationMethod": "INBOUND",
+        "State": "CONNECTED", "StateStartTimestamp": "2026-01-05T08:01:00.000Z",
+        "ConnectedToAgentTimestamp": "2026-01-05T08:01:00.000Z", "QueueTimestamp": "2026-01-05T08:00:40.000Z",
+        "Queue": {"ARN": queue, "Name": "Sales"},
+    }]);
+    let event = |kind: &str, prev: serde_json::Value, cur: serde_json::Value| {
+        serde_json::from_value::<AgentEvent>(json!({
+            "AWSAccountId": "123456789012", "AgentARN": "a", "EventId": "e",
+            "EventTimestamp": "2026-01-05T08:00:00.000Z", "EventType": kind,
+            "InstanceARN": "arn:aws:connect:us-east-1:123456789012:instance/bench",
+            "PreviousAgentSnapshot": prev, "CurrentAgentSnapshot": cur, "Version": "2019-05-25",
+        }))
+    };
+    let login = event("LOGIN", serde_json::Value::Null, snapshot(json!([])))?;
+    let connected = event("STATE_CHANGE", snapshot(json!([])), snapshot(call))?;
+    Ok((login, connected))
+}
+
+/// Size of a SQLite database with its WAL.
+fn dir_size(dir: &Path, db: &str) -> u64 {
+    ["", "-wal"]
+        .iter()
+        .filter_map(|suffix| std::fs::metadata(dir.join(format!("{db}{suffix}"))).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// A temporary folder removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path =
+            std::env::temp_dir().join(format!("switchboard-bench-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(TempDir(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
