@@ -5,7 +5,7 @@
 //! staffing follows the curve, the way a workforce planner would staff it; the arrival
 //! rate is then the curve scaled so that offered work reaches the configured occupancy of
 //! staffed capacity at the busiest minute and never exceeds it elsewhere, before a
-//! half-hourly "forecast error" of about ±12 % that makes queues build now and then.
+//! half-hourly "forecast error" of about ±15 % that makes queues build now and then.
 //! Arrivals are a Poisson process whose rate is constant within each minute of the day.
 
 use crate::center::{Center, Medium, Status};
@@ -22,7 +22,7 @@ const SHRINKAGE: f64 = 0.15;
 /// Average number of chats an agent with chat slots carries at once.
 const EFFECTIVE_CHAT_CONCURRENCY: f64 = 2.0;
 /// Spread of actual half-hourly demand around the planned curve (log-normal sigma).
-const FORECAST_ERROR: f64 = 0.12;
+const FORECAST_ERROR: f64 = 0.15;
 /// Outbound work as a share of the Sales profile's inbound work.
 const OUTBOUND_SHARE: f64 = 0.06;
 
