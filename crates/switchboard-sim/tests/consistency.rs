@@ -218,12 +218,13 @@ fn streams_agree_for_every_contact() {
                 .as_deref()
                 .and_then(|p| records.get(p));
             match previous {
-                Some(p) if p.next_contact_id.as_deref() == Some(id) => {
-                    if r.initial_contact_id.as_deref() != Some(p.initial_contact_id()) {
-                        errors.push(format!("{id}: InitialContactId does not match its chain"));
-                    }
+                Some(p) if p.next_contact_id.as_deref() != Some(id) => {
+                    errors.push(format!("{id}: previous contact does not name it as next"))
                 }
-                Some(_) => errors.push(format!("{id}: previous contact does not name it as next")),
+                Some(p) if r.initial_contact_id.as_deref() != Some(p.initial_contact_id()) => {
+                    errors.push(format!("{id}: InitialContactId does not match its chain"))
+                }
+                Some(_) => {}
                 // The previous segment's ACW may outlast the run; allowed near the end only.
                 None if r.initiation_timestamp.millis() + 900_000 < end => errors.push(format!(
                     "{id}: transfer without a record of its previous contact"
