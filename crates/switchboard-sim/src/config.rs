@@ -1,7 +1,7 @@
 //! What to simulate: [`SimConfig`] (size, window, seed, occupancy target, identity of the
 //! simulated instance) and [`ArtefactRates`] (how often delivery misbehaves the way real
 //! Connect delivery does). Everything else — queues, routing profiles, shifts, the daily
-//! arrival curve — is derived from these in [`crate::center`] and [`crate::demand`], so
+//! arrival curve — is derived from these in `center` and `demand`, so
 //! one number (the agent count) gives a plausible contact center.
 //!
 //! The configuration says nothing about pacing: the same config and seed produce the same

@@ -1,7 +1,7 @@
 //! Delivery: records leave the simulation in the order a consumer would receive them,
 //! not the order things happened. Each record gets a delivery time (its event time plus
 //! stream latency, plus artefacts: duplicates, late contact events, re-sent contact
-//! records), and the [`Outbox`] hands them out by that time.
+//! records), and the `Outbox` hands them out by that time.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;

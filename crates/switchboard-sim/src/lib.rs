@@ -14,11 +14,11 @@
 //! ```
 //!
 //! How it fits together:
-//! - [`config`]: what to simulate; [`center`] derives queues, routing profiles, hierarchy
-//!   groups and agents from it; [`demand`] derives shifts and the daily arrival curve.
-//! - [`sim`]: the event loop; handlers in [`agents`] (logins, statuses, heartbeats),
-//!   [`contacts`] (a contact's life) and [`routing`] (matching contacts and agents)
-//!   change the [`state`] and write records through [`emit`].
+//! - [`config`]: what to simulate; `center` derives queues, routing profiles, hierarchy
+//!   groups and agents from it; `demand` derives shifts and the daily arrival curve.
+//! - [`sim`]: the event loop; handlers in `agents` (logins, statuses, heartbeats),
+//!   `contacts` (a contact's life) and `routing` (matching contacts and agents)
+//!   change the `state` and write records through `emit`.
 //! - [`delivery`]: records leave in delivery order, with Connect's delivery artefacts.
 //! - [`summary`]: a live view for dashboards; [`writer`]: NDJSON or Firehose-style files.
 //!

@@ -1,7 +1,7 @@
-//! The simulator: a discrete-event loop over [`Happening`]s (an arrival, an agent going
-//! on break, a hold ending...) in time order, whose handlers ([`crate::agents`],
-//! [`crate::contacts`], [`crate::routing`]) change the state and emit records into the
-//! [`Outbox`]. Consumers pull [`Emission`]s in delivery order, either as an iterator (to
+//! The simulator: a discrete-event loop over `Happening`s (an arrival, an agent going
+//! on break, a hold ending...) in time order, whose handlers (`agents`,
+//! `contacts`, `routing`) change the state and emit records into the
+//! `Outbox`. Consumers pull [`Emission`]s in delivery order, either as an iterator (to
 //! write files as fast as possible) or with [`Simulator::next_batch`] up to a wall-clock
 //! derived time (to replay live).
 //!
