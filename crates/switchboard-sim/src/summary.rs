@@ -2,7 +2,7 @@
 //! what they are doing, contacts waiting per queue, and running totals. Computed on
 //! demand from the simulation state; it does not affect the simulation.
 
-use crate::center::{Medium, Status};
+use crate::center::Status;
 use crate::sim::Simulator;
 use crate::state::Phase;
 
@@ -166,11 +166,7 @@ impl Simulator {
                     .min();
                 QueueSummary {
                     name: q.name.to_owned(),
-                    channel: if q.medium == Medium::Voice {
-                        Channel::Voice
-                    } else {
-                        Channel::Chat
-                    },
+                    channel: q.medium.channel(),
                     waiting: self.waiting[i].len(),
                     oldest_wait_secs: oldest.map_or(0, |e| (self.now - e).max(0) / 1000),
                 }
