@@ -80,5 +80,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "{} agent events ({} duplicates, {} out of order), {} transitions, {} bad records",
         c.agent_events, c.duplicates, c.stale, c.transitions, bad
     );
-    Ok(if bad > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if bad > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
