@@ -5,7 +5,11 @@
 //!
 //! Field names follow the wire (PascalCase, with AWS's own exceptions such as
 //! `InstanceARN` and the lower-camel `stateTransitions`). Everything Connect may null or
-//! omit is an `Option`; unknown fields land in `extra`.
+//! omit is an `Option`; unknown fields land in `extra`. Only what identifies and orders a
+//! record is required: `ContactId`, `Channel`, `InitiationMethod`, `InitiationTimestamp`
+//! and `LastUpdateTimestamp` (the dedupe key). Account, instance and format version are
+//! always present in real records but nothing depends on them, so their absence does not
+//! make a record unreadable.
 
 use std::collections::BTreeMap;
 
@@ -18,10 +22,18 @@ use crate::time::Timestamp;
 /// One contact record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContactRecord {
-    #[serde(rename = "AWSAccountId")]
-    pub aws_account_id: String,
-    #[serde(rename = "AWSContactTraceRecordFormatVersion")]
-    pub format_version: String,
+    #[serde(
+        rename = "AWSAccountId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub aws_account_id: Option<String>,
+    #[serde(
+        rename = "AWSContactTraceRecordFormatVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub format_version: Option<String>,
     #[serde(rename = "Agent", default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<CtrAgent>,
     #[serde(
@@ -89,8 +101,12 @@ pub struct ContactRecord {
     pub initiation_method: InitiationMethod,
     #[serde(rename = "InitiationTimestamp")]
     pub initiation_timestamp: Timestamp,
-    #[serde(rename = "InstanceARN")]
-    pub instance_arn: String,
+    #[serde(
+        rename = "InstanceARN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub instance_arn: Option<String>,
     #[serde(rename = "LastUpdateTimestamp")]
     pub last_update_timestamp: Timestamp,
     #[serde(

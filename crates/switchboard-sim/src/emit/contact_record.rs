@@ -123,8 +123,8 @@ impl Simulator {
             "CHAT"
         };
         ContactRecord {
-            aws_account_id: center.account_id.clone(),
-            format_version: FORMAT_VERSION.to_owned(),
+            aws_account_id: Some(center.account_id.clone()),
+            format_version: Some(FORMAT_VERSION.to_owned()),
             agent,
             agent_connection_attempts: Some(c.offers),
             answering_machine_detection_status: None,
@@ -140,7 +140,7 @@ impl Simulator {
             initial_contact_id: c.initial_id.clone(),
             initiation_method: c.method.clone(),
             initiation_timestamp: secs(c.initiated),
-            instance_arn: center.instance_arn.clone(),
+            instance_arn: Some(center.instance_arn.clone()),
             last_update_timestamp: secs(last_update),
             media_streams: Some(vec![MediaStream {
                 kind: Some(media.to_owned()),
