@@ -60,8 +60,11 @@ impl SqliteStore {
         let _: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(open_err)?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")
-            .map_err(open_err)?;
+        // A 32 MiB page cache keeps the indexes of a large replay in memory.
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768;",
+        )
+        .map_err(open_err)?;
         let mut store = SqliteStore { conn, path: name };
         store.migrate()?;
         Ok(store)

@@ -81,8 +81,13 @@ pub fn print_summary(s: &Summary, store: &str) {
         s.resumed_past
     );
     eprintln!(
-        "duplicates: {}, out of order: {}, bad records: {}, transitions: {}, alerts: {}, commits: {}",
-        s.duplicates, s.stale, s.bad, s.transitions, s.alerts, s.commits
+        "duplicates: {}, out of order: {}, bad records: {}, transitions: {}, alerts: {}",
+        s.duplicates, s.stale, s.bad, s.transitions, s.alerts
+    );
+    eprintln!(
+        "{} commits, {:.2} s writing to the store",
+        s.commits,
+        s.commit_time.as_secs_f64()
     );
     eprintln!(
         "{mb:.1} MB in {secs:.2} s: {:.1} MB/s, {:.0} events/s",

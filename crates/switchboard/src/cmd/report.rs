@@ -142,6 +142,12 @@ const HEADER: [&str; 12] = [
 const TEXT_COLUMNS: usize = 3;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Opening an SQLite store creates it: a mistyped path would report nothing, quietly.
+    if let StoreUrl::Sqlite(path) = &args.store {
+        if !path.exists() {
+            bail!("no store at {}", path.display());
+        }
+    }
     let store = args
         .store
         .open()

@@ -61,6 +61,8 @@ pub struct Summary {
     /// Bytes read (compressed size for gzip files).
     pub bytes: u64,
     pub commits: u64,
+    /// Time spent writing to the store (included in `elapsed`).
+    pub commit_time: Duration,
     pub elapsed: Duration,
 }
 
@@ -191,6 +193,13 @@ impl Replayer<'_> {
         // reports are then relative to it. A gzip stream cannot be entered midway.
         let (base_offset, base_line) = match from {
             Position::At { offset, line, .. } if offset > 0 && !is_gzip(&mut file)? => {
+                let len = file.metadata().map_or(u64::MAX, |m| m.len());
+                if offset > len {
+                    bail!(
+                        "{name} is shorter ({len} bytes) than its saved position ({from}): \
+                         was it rewritten? Replay it into a new store"
+                    );
+                }
                 file.seek(SeekFrom::Start(offset))
                     .with_context(|| format!("cannot seek in {name}"))?;
                 // Those bytes will not be read: take them off the bar.
@@ -296,10 +305,12 @@ impl Replayer<'_> {
         }
         self.summary.transitions += changes.transitions.len() as u64;
         self.summary.alerts += changes.alerts.len() as u64;
+        let started = Instant::now();
         let batch = Batch::new(&self.engine, &changes, &self.pending);
         self.store
             .commit(&batch)
             .context("cannot commit to the store")?;
+        self.summary.commit_time += started.elapsed();
         self.pending.clear();
         self.summary.commits += 1;
         Ok(())
