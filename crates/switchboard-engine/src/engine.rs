@@ -130,6 +130,19 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Appends `other` (later changes) to these.
+    pub fn merge(&mut self, other: Changes) {
+        self.transitions.extend(other.transitions);
+        self.triggers.extend(other.triggers);
+        self.alerts.extend(other.alerts);
+        for (k, c) in other.metric_deltas {
+            self.metric_deltas.entry(k).or_default().add(&c, 1);
+        }
+        self.records.extend(other.records);
+        self.dirty_agents.extend(other.dirty_agents);
+        self.dirty_contacts.extend(other.dirty_contacts);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.transitions.is_empty()
             && self.triggers.is_empty()

@@ -3,6 +3,7 @@
 
 mod cmd;
 mod inputs;
+mod pipeline;
 
 use std::process::ExitCode;
 

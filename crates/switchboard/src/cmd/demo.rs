@@ -1,22 +1,27 @@
-//! `switchboard demo`: runs the simulated contact center in scaled real time and shows
-//! what is going on, redrawn every second (agents by activity, contacts waiting per
-//! queue, records per second per stream, simulated clock). When stdout is not a
-//! terminal it prints one summary line per second instead.
+//! `switchboard demo`: the simulated contact center, live, through the whole engine.
 //!
-//! The emissions of each tick pass through [`Demo::deliver`], the one place a processing
-//! engine or a live feed will be attached.
+//! The simulator runs in scaled real time; every record it delivers goes through the
+//! pipeline (engine, then the embedded SQLite store, committed about once a second), and
+//! the terminal shows what the *engine* makes of it, redrawn every second: agents by
+//! effective state, contacts waiting per queue, active alerts, records and transitions per
+//! second. When stdout is not a terminal it prints one summary line per second instead.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use switchboard_engine::{Engine, EngineConfig};
 use switchboard_model::{RecordKind, Timestamp};
-use switchboard_sim::{Activity, Emission, SimConfig, Simulator, Summary};
+use switchboard_sim::{Emission, SimConfig, Simulator, Summary};
+use switchboard_store::StoreUrl;
 
 use super::simulate::{parse_duration, parse_start};
+use crate::pipeline::{lock, Pipeline};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,6 +40,10 @@ pub struct Args {
     /// Stop after this much wall-clock time (e.g. 30s, 5m); default: run until Ctrl-C.
     #[arg(long = "for", value_parser = parse_duration)]
     run_for: Option<u64>,
+    /// Where the engine keeps its state and history, e.g. `sqlite:demo.db`; default a new
+    /// file in the temporary folder (printed at the end, for `switchboard report`).
+    #[arg(long, value_name = "URL")]
+    store: Option<StoreUrl>,
 }
 
 const TICK: Duration = Duration::from_millis(100);
@@ -49,6 +58,7 @@ const STREAMS: [RecordKind; 3] = [
 struct Demo {
     total: [u64; 3],
     last_second: [u64; 3],
+    transitions_last_second: u64,
 }
 
 fn stream_index(kind: RecordKind) -> usize {
@@ -56,19 +66,22 @@ fn stream_index(kind: RecordKind) -> usize {
 }
 
 impl Demo {
-    /// Takes one tick's emissions.
-    fn deliver(&mut self, batch: Vec<Emission>) {
+    /// Takes one tick's emissions through the pipeline.
+    fn deliver(&mut self, batch: Vec<Emission>, pipeline: &mut Pipeline) {
         for emission in batch {
             let i = stream_index(emission.kind());
             self.total[i] += 1;
             self.last_second[i] += 1;
+            pipeline.apply(&emission.record);
         }
     }
 
-    fn rates(&mut self, elapsed: f64) -> [f64; 3] {
+    fn rates(&mut self, elapsed: f64) -> ([f64; 3], f64) {
         let rates = self.last_second.map(|n| n as f64 / elapsed.max(1e-3));
+        let transitions = self.transitions_last_second as f64 / elapsed.max(1e-3);
         self.last_second = [0; 3];
-        rates
+        self.transitions_last_second = 0;
+        (rates, transitions)
     }
 }
 
@@ -80,47 +93,111 @@ fn default_start() -> Timestamp {
     Timestamp::from_millis(now.div_euclid(86_400_000) * 86_400_000 + 8 * 3_600_000)
 }
 
-fn line(summary: &Summary, rates: [f64; 3]) -> String {
-    let agents: Vec<String> = summary
+/// What the engine knows, for one redraw.
+struct View {
+    now: Timestamp,
+    /// Effective state → agents, offline last.
+    agents: Vec<(String, usize)>,
+    /// Queue → (waiting, oldest wait in seconds).
+    queues: BTreeMap<String, (usize, i64)>,
+    alerts: usize,
+    transitions: u64,
+}
+
+impl View {
+    fn of(engine: &Engine, now: Timestamp) -> Self {
+        let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+        for agent in engine.agents() {
+            *by_state
+                .entry(agent.effective.as_str().to_owned())
+                .or_default() += 1;
+        }
+        let order = [
+            "available",
+            "on_contact",
+            "on_hold",
+            "after_contact_work",
+            "missed",
+        ];
+        let mut agents: Vec<(String, usize)> = order
+            .iter()
+            .map(|s| (s.to_string(), by_state.remove(*s).unwrap_or(0)))
+            .collect();
+        let offline = by_state.remove("offline").unwrap_or(0);
+        agents.extend(by_state);
+        agents.push(("offline".into(), offline));
+        let meta = engine.meta();
+        let mut queues: BTreeMap<String, (usize, i64)> = meta
+            .queue_names
+            .values()
+            .map(|q| (q.clone(), (0, 0)))
+            .collect();
+        for (queue, waiting) in &meta.waiting {
+            let oldest = waiting
+                .iter()
+                .map(|w| (now.millis() - w.since.millis()) / 1000)
+                .max()
+                .unwrap_or(0);
+            queues.insert(queue.clone(), (waiting.len(), oldest.max(0)));
+        }
+        View {
+            now,
+            agents,
+            queues,
+            alerts: meta.alerts.active().count(),
+            transitions: engine.counters().transitions,
+        }
+    }
+}
+
+fn line(view: &View, rates: [f64; 3], transitions: f64) -> String {
+    let agents: Vec<String> = view
         .agents
         .iter()
-        .filter(|(a, n)| *n > 0 || *a == Activity::Available)
-        .map(|(a, n)| format!("{n} {}", a.label()))
+        .filter(|(s, n)| *n > 0 || s == "available")
+        .map(|(s, n)| format!("{n} {s}"))
         .collect();
-    let queues: Vec<String> = summary
+    let queues: Vec<String> = view
         .queues
         .iter()
-        .map(|q| format!("{} {}", q.name, q.waiting))
+        .map(|(q, (n, _))| format!("{q} {n}"))
         .collect();
     format!(
-        "{} | agents: {} | waiting: {} | per s: {:.1} agent events, {:.1} contact events, {:.1} contact records",
-        summary.now.to_second_precision(),
+        "{} | agents: {} | waiting: {} | alerts: {} | per s: {:.1} agent events, {:.1} contact events, {:.1} contact records, {:.1} transitions",
+        view.now.to_second_precision(),
         agents.join(", "),
         queues.join(", "),
+        view.alerts,
         rates[0],
         rates[1],
-        rates[2]
+        rates[2],
+        transitions
     )
 }
 
-fn screen(summary: &Summary, rates: [f64; 3], demo: &Demo, speed: f64) -> String {
+fn screen(
+    view: &View,
+    sim: &Summary,
+    rates: [f64; 3],
+    transitions: f64,
+    demo: &Demo,
+    speed: f64,
+) -> String {
     let mut s = String::new();
     s.push_str("\x1b[H\x1b[J");
     s.push_str(&format!(
         "switchboard demo   simulated time {}   speed x{speed}\n\n",
-        summary.now.to_second_precision()
+        view.now.to_second_precision()
     ));
-    s.push_str(&format!("Agents ({} staffed)\n", summary.staffed()));
-    for (activity, n) in &summary.agents {
-        s.push_str(&format!("  {:<12} {:>6}\n", activity.label(), n));
+    s.push_str("Agents (effective state, from the engine)\n");
+    for (state, n) in &view.agents {
+        s.push_str(&format!("  {state:<20} {n:>6}\n"));
     }
     s.push_str("\nQueues              waiting   oldest\n");
-    for q in &summary.queues {
-        s.push_str(&format!(
-            "  {:<16} {:>8} {:>7}s\n",
-            q.name, q.waiting, q.oldest_wait_secs
-        ));
+    for (q, (n, oldest)) in &view.queues {
+        s.push_str(&format!("  {q:<16} {n:>8} {oldest:>7}s\n"));
     }
+    s.push_str(&format!("\nActive alerts: {}\n", view.alerts));
     s.push_str("\nStreams             per second      total\n");
     let names = ["agent events", "contact events", "contact records"];
     for i in 0..3 {
@@ -129,13 +206,24 @@ fn screen(summary: &Summary, rates: [f64; 3], demo: &Demo, speed: f64) -> String
             names[i], rates[i], demo.total[i]
         ));
     }
-    let t = &summary.totals;
     s.push_str(&format!(
-        "\nContacts: {} initiated, {} handled, {} abandoned, {} transferred, {} outbound, {} missed\n",
+        "  {:<16} {:>12.1} {:>10}\n",
+        "transitions", transitions, view.transitions
+    ));
+    let t = &sim.totals;
+    s.push_str(&format!(
+        "\nSimulated: {} contacts initiated, {} handled, {} abandoned, {} transferred, {} outbound, {} missed\n",
         t.initiated, t.handled, t.abandoned, t.transferred, t.outbound, t.missed
     ));
     s.push_str("\nCtrl-C to stop\n");
     s
+}
+
+/// A new store file in the temporary folder, unique to this run.
+fn default_store() -> StoreUrl {
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("switchboard-demo-{}.db", std::process::id()));
+    StoreUrl::Sqlite(path)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -150,6 +238,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.start = args.start.unwrap_or_else(default_start);
     config.duration_secs = switchboard_sim::config::MAX_DURATION_SECS;
     let mut sim = Simulator::new(config).context("invalid demo options")?;
+    let store_url = args.store.clone().unwrap_or_else(default_store);
+    let store = store_url
+        .open()
+        .with_context(|| format!("cannot open store {store_url}"))?;
+    let mut pipeline = Pipeline::open(store, EngineConfig::default())?;
+    let transitions_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    {
+        let seen = Arc::clone(&transitions_seen);
+        pipeline.on_changes(Box::new(move |_, changes| {
+            seen.fetch_add(changes.transitions.len() as u64, Ordering::Relaxed);
+        }));
+    }
+    let engine = pipeline.engine();
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -166,18 +267,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     loop {
         let elapsed = started.elapsed();
         let until = sim_start + (elapsed.as_secs_f64() * args.speed * 1000.0) as i64;
-        demo.deliver(sim.next_batch(Timestamp::from_millis(until)));
+        demo.deliver(sim.next_batch(Timestamp::from_millis(until)), &mut pipeline);
+        pipeline.tick(sim.now());
+        pipeline.maybe_commit()?;
         let done = stop.load(Ordering::Relaxed)
             || limit.is_some_and(|l| elapsed >= l)
             || sim.is_finished();
         if last_draw.elapsed() >= Duration::from_secs(1) || done {
-            let rates = demo.rates(last_draw.elapsed().as_secs_f64());
+            demo.transitions_last_second = transitions_seen.swap(0, Ordering::Relaxed);
+            let (rates, transitions) = demo.rates(last_draw.elapsed().as_secs_f64());
             last_draw = Instant::now();
-            let summary = sim.summary();
+            let view = View::of(&lock(&engine), sim.now());
             let text = if tty {
-                screen(&summary, rates, &demo, args.speed)
+                screen(&view, &sim.summary(), rates, transitions, &demo, args.speed)
             } else {
-                line(&summary, rates) + "\n"
+                line(&view, rates, transitions) + "\n"
             };
             out.write_all(text.as_bytes())
                 .context("cannot write to stdout")?;
@@ -188,5 +292,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         std::thread::sleep(TICK);
     }
+    pipeline.commit()?;
+    let stats = pipeline.stats();
+    eprintln!(
+        "stopped: {} records applied ({} duplicates dropped), {} commits; store: {store_url}",
+        stats.applied, stats.duplicates, stats.commits
+    );
+    eprintln!("see the metrics with: switchboard report --store {store_url}");
     Ok(ExitCode::SUCCESS)
 }
