@@ -285,25 +285,24 @@ impl Engine {
     }
 
     fn learn_queue_names(&mut self, e: &AgentEvent) {
-        let profiles = [&e.current, &e.previous]
+        // One snapshot's routing profile is enough: both snapshots carry the same one
+        // unless it just changed, and then the next event brings it again.
+        let profile = [&e.current, &e.previous]
             .into_iter()
             .flatten()
-            .filter_map(|s| s.configuration.as_ref()?.routing_profile.as_ref());
-        for rp in profiles {
-            let queues = rp
-                .inbound_queues
-                .iter()
-                .flatten()
-                .chain(rp.default_outbound_queue.iter());
-            for q in queues {
-                if let (Some(arn), Some(name)) = (&q.arn, &q.name) {
-                    if !self.meta.queue_names.contains_key(arn) {
-                        self.meta.queue_names.insert(arn.clone(), name.clone());
-                    }
+            .find_map(|s| s.configuration.as_ref()?.routing_profile.as_ref());
+        let Some(rp) = profile else { return };
+        let queues = rp
+            .inbound_queues
+            .iter()
+            .flatten()
+            .chain(rp.default_outbound_queue.iter());
+        for q in queues {
+            if let (Some(arn), Some(name)) = (&q.arn, &q.name) {
+                if !self.meta.queue_names.contains_key(arn) {
+                    self.meta.queue_names.insert(arn.clone(), name.clone());
                 }
             }
-            // One snapshot's profile is enough when both carry the same one.
-            break;
         }
     }
 

@@ -183,6 +183,9 @@ pub fn session() -> Vec<Record> {
     ]
 }
 
+/// Kind, time, from, to, duration of a transition.
+type Step = (K, String, Option<String>, Option<String>, Option<i64>);
+
 #[test]
 fn hand_written_session_yields_exactly_the_expected_transitions() {
     let mut engine = Engine::new(EngineConfig::default());
@@ -191,7 +194,7 @@ fn hand_written_session_yields_exactly_the_expected_transitions() {
         engine.apply(&r);
         got.extend(engine.take_changes().transitions);
     }
-    let summary: Vec<(K, String, Option<String>, Option<String>, Option<i64>)> = got
+    let summary: Vec<Step> = got
         .iter()
         .map(|t| {
             (

@@ -320,15 +320,24 @@ fn decode_payload(
     } else {
         payload
     };
-    // Most payloads hold exactly one record: number parts only when there are several.
-    let mut parts: Vec<Result<(usize, usize, u64), (String, u64)>> = Vec::new();
+    // Split first, decode after: most payloads hold one record, and parts are numbered
+    // only when there are several.
+    enum Part {
+        Value { start: usize, end: usize, line: u64 },
+        Bad(String),
+    }
+    let mut parts = Vec::new();
     let _ = split::split_json(payload, DEFAULT_VALUE_LIMIT, |item| {
         parts.push(match item {
             Ok(span) => {
                 let start = span.offset as usize;
-                Ok((start, start + span.bytes.len(), span.line))
+                Part::Value {
+                    start,
+                    end: start + span.bytes.len(),
+                    line: span.line,
+                }
             }
-            Err(e) => Err((payload_issue(e.issue), e.line)),
+            Err(e) => Part::Bad(payload_issue(e.issue)),
         });
         ControlFlow::Continue(())
     });
@@ -339,10 +348,10 @@ fn decode_payload(
             s.part = Some(i);
         }
         match part {
-            Ok((start, end, line)) => {
+            Part::Value { start, end, line } => {
                 detect::decode_value(Format::Auto, &payload[start..end], line, s, depth + 1, f)?
             }
-            Err((reason, _)) => f(Err(DecodeError {
+            Part::Bad(reason) => f(Err(DecodeError {
                 source: s,
                 reason,
                 raw: original.to_vec(),
