@@ -213,6 +213,24 @@ fn killed_and_resumed_replay_equals_uninterrupted_replay() {
     let full_run = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad records: 3"), "{stderr}");
+    // Dead letters: one per bad record, each a Firehose error record naming its position.
+    let letters = fs::read_to_string(tmp.path().join("a.dead")).unwrap();
+    let letters: Vec<serde_json::Value> = letters
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 3);
+    for l in &letters {
+        assert_eq!(l["errorCode"], "Switchboard.DecodeError", "{l}");
+        assert!(
+            l["source"]["file"]
+                .as_str()
+                .unwrap()
+                .ends_with("bad.ndjson"),
+            "{l}"
+        );
+        assert!(l["source"]["line"].as_u64().is_some(), "{l}");
+    }
 
     // B: killed at random moments, with varying batch sizes, until a run finishes.
     let db_b = tmp.path().join("b.db");

@@ -62,7 +62,8 @@ impl SqliteStore {
             .map_err(open_err)?;
         // A 32 MiB page cache keeps the indexes of a large replay in memory.
         conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768;",
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768;
+             PRAGMA wal_autocheckpoint = 10000;",
         )
         .map_err(open_err)?;
         let mut store = SqliteStore { conn, path: name };
