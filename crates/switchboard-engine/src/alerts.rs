@@ -221,7 +221,8 @@ impl Alerts {
         }
     }
 
-    /// Raises every alert of `kinds` whose deadline is at or before `clock`.
+    /// Raises every alert of `kinds` whose deadline is before `clock` (a condition lasting
+    /// exactly its threshold is not "longer than" it).
     pub fn advance(
         &mut self,
         config: &AlertConfig,
@@ -233,7 +234,7 @@ impl Alerts {
         let due: Vec<(i64, Watch)> = self
             .deadlines
             .iter()
-            .take_while(|(d, _)| *d <= clock.millis())
+            .take_while(|(d, _)| *d < clock.millis())
             .filter(|(_, w)| kinds.contains(&w.kind))
             .cloned()
             .collect();

@@ -177,6 +177,13 @@ pub fn id_hash(s: &str) -> u64 {
     h
 }
 
+/// The two event-time clocks.
+#[derive(Clone, Copy)]
+enum Stream {
+    Agent,
+    Contact,
+}
+
 const AGENT_ALERTS: &[AlertKind] = &[
     AlertKind::LongHold,
     AlertKind::LongAcw,
@@ -235,6 +242,9 @@ impl Engine {
 
     fn apply_agent_event(&mut self, e: &AgentEvent) -> Applied {
         self.meta.counters.agent_events += 1;
+        // Conditions that outlasted their threshold before this event raise first: the
+        // event may be the one that ends them.
+        self.advance_clock(Stream::Agent, e.event_timestamp);
         self.learn_queue_names(e);
         let agent = self
             .agents
@@ -277,10 +287,6 @@ impl Engine {
             at,
             &mut self.changes.alerts,
         );
-        if self.meta.agent_clock.is_none_or(|c| at > c) {
-            self.meta.agent_clock = Some(at);
-        }
-        self.fire_alerts(AGENT_ALERTS, self.meta.agent_clock);
         Applied::Applied
     }
 
@@ -312,6 +318,9 @@ impl Engine {
         let queue_arn = d.queue_info.as_ref().and_then(|q| q.queue_arn.clone());
         let queue_name = queue_arn.as_ref().map(|arn| self.queue_name(arn));
         let at = d.event_time().or(e.time);
+        if let Some(at) = at {
+            self.advance_clock(Stream::Contact, at);
+        }
         let timeline = self
             .contacts
             .entry(d.contact_id.clone())
@@ -378,12 +387,6 @@ impl Engine {
                 );
             }
         }
-        if let Some(at) = at {
-            if self.meta.contact_clock.is_none_or(|c| at > c) {
-                self.meta.contact_clock = Some(at);
-            }
-        }
-        self.fire_alerts(QUEUE_ALERTS, self.meta.contact_clock);
         Applied::Applied
     }
 
@@ -434,8 +437,7 @@ impl Engine {
             .unwrap_or_else(|| switchboard_model::common::arn_tail(arn).to_owned())
     }
 
-    fn fire_alerts(&mut self, kinds: &[AlertKind], clock: Option<Timestamp>) {
-        let Some(clock) = clock else { return };
+    fn fire_alerts(&mut self, kinds: &[AlertKind], clock: Timestamp) {
         let agents = &self.agents;
         let context = |w: &Watch| match w.kind {
             AlertKind::LongQueueWait => AlertContext {
@@ -466,15 +468,24 @@ impl Engine {
         );
     }
 
+    /// Moves a stream's clock forward to `at` (never back) and raises the alerts whose
+    /// deadline it passed.
+    fn advance_clock(&mut self, stream: Stream, at: Timestamp) {
+        let (clock, kinds) = match stream {
+            Stream::Agent => (&mut self.meta.agent_clock, AGENT_ALERTS),
+            Stream::Contact => (&mut self.meta.contact_clock, QUEUE_ALERTS),
+        };
+        if clock.is_some_and(|c| at <= c) {
+            return;
+        }
+        *clock = Some(at);
+        self.fire_alerts(kinds, at);
+    }
+
     /// Advances both clocks to `now` (live mode) and raises what became due.
     pub fn tick(&mut self, now: Timestamp) {
-        for clock in [&mut self.meta.agent_clock, &mut self.meta.contact_clock] {
-            if clock.is_none_or(|c| now > c) {
-                *clock = Some(now);
-            }
-        }
-        self.fire_alerts(AGENT_ALERTS, self.meta.agent_clock);
-        self.fire_alerts(QUEUE_ALERTS, self.meta.contact_clock);
+        self.advance_clock(Stream::Agent, now);
+        self.advance_clock(Stream::Contact, now);
     }
 
     /// Takes everything that changed since the last call.
