@@ -194,7 +194,6 @@ struct ItemProbe {
 pub(crate) enum Shape {
     Record(RecordKind, bool),
     Envelope(Format),
-    SqsLambda,
     /// A known AWS document that is not data (a response, a rule pattern...).
     NotData(&'static str),
     Unknown,
@@ -242,7 +241,7 @@ impl Probe {
         if let Some(items) = &self.pascal_records {
             return match items.first() {
                 Some(i) if i.kinesis.is_some() => Shape::Envelope(Format::KinesisLambda),
-                Some(i) if i.body.is_some() => Shape::SqsLambda,
+                Some(i) if i.body.is_some() => Shape::Envelope(Format::Sqs),
                 Some(i) if i.pascal_data.is_some() => Shape::Envelope(Format::Kinesis),
                 None if self.invocation_id.is_none() => Shape::NotData("an empty Records array"),
                 _ => Shape::Unknown,
@@ -395,7 +394,6 @@ pub(crate) fn decode_value(
                 "expected an EventBridge contact event (--format eventbridge)",
             );
         }
-        (Format::Sqs, Shape::SqsLambda) => Shape::SqsLambda,
         (forced, _) => Shape::Envelope(forced),
     };
 
@@ -415,22 +413,6 @@ pub(crate) fn decode_value(
             Err(RecordError::Json(e)) => fail(f, src, bytes, json_reason("invalid JSON", &e, line)),
         },
         Shape::Envelope(env) => decode_envelope(env, bytes, line, src, depth, f),
-        Shape::SqsLambda => {
-            let event: SqsEvent = match parse(bytes, "SQS Lambda event", line) {
-                Ok(v) => v,
-                Err(reason) => return fail(f, src, bytes, reason),
-            };
-            for (i, m) in event.records.iter().enumerate() {
-                let s = Source {
-                    envelope: Some("sqs-lambda"),
-                    index: Some(i),
-                    record_id: m.message_id.clone(),
-                    ..src.clone()
-                };
-                decode_payload(m.body.as_bytes(), s, depth, f)?;
-            }
-            ControlFlow::Continue(())
-        }
         Shape::NotData(what) => fail(f, src, bytes, format!("not Connect data: this is {what}")),
         Shape::Unknown => fail(f, src, bytes, unknown_reason(bytes)),
     }
@@ -440,17 +422,155 @@ fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str, line: u64) -> Result<T, 
     serde_json::from_slice(bytes).map_err(|e| json_reason(&format!("invalid {what}"), &e, line))
 }
 
-/// Decodes a base64 payload and what it holds.
-fn payload(data: &str, src: Source, depth: u8, f: &mut Sink<'_>) -> ControlFlow<()> {
-    match decode_base64(data) {
-        Ok(bytes) => decode_payload(&bytes, src, depth, f),
-        Err(e) => fail(
-            f,
-            src,
-            data.as_bytes(),
-            format!("record data is not valid base64: {e}"),
-        ),
-    }
+/// One record of an envelope: where it sits in the envelope, and its payload.
+struct Item {
+    source: Source,
+    payload: Payload,
+}
+
+enum Payload {
+    /// Base64 (Kinesis and Firehose data).
+    Base64(String),
+    /// Text as is (SQS bodies).
+    Text(String),
+}
+
+/// Parses an envelope into its items, or says why it is not a valid one.
+fn envelope_items(env: Format, bytes: &[u8], line: u64, src: &Source) -> Result<Vec<Item>, String> {
+    let at = |envelope: &'static str, index: Option<usize>| Source {
+        envelope: Some(envelope),
+        index,
+        ..src.clone()
+    };
+    let items = match env {
+        Format::KinesisLambda => {
+            let event: KinesisEvent = parse(bytes, "Lambda Kinesis event", line)?;
+            event
+                .records
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| Item {
+                    source: Source {
+                        shard_id: r.shard_id().map(str::to_owned),
+                        sequence_number: Some(r.kinesis.sequence_number.clone()),
+                        partition_key: r.kinesis.partition_key.clone(),
+                        ..at("kinesis-lambda", Some(i))
+                    },
+                    payload: Payload::Base64(r.kinesis.data),
+                })
+                .collect()
+        }
+        Format::Kinesis => {
+            let records = if Probe::of(bytes).is_ok_and(|p| p.pascal_records.is_some()) {
+                parse::<KinesisRecords>(bytes, "Kinesis GetRecords output", line)?.records
+            } else {
+                vec![parse::<KinesisRecord>(bytes, "Kinesis record", line)?]
+            };
+            records
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| Item {
+                    source: Source {
+                        sequence_number: Some(r.sequence_number),
+                        partition_key: r.partition_key,
+                        ..at("kinesis", Some(i))
+                    },
+                    payload: Payload::Base64(r.data),
+                })
+                .collect()
+        }
+        Format::FirehoseTransform => {
+            let req: FirehoseTransformRequest =
+                parse(bytes, "Firehose transformation request", line)?;
+            req.records
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let meta = r.kinesis_record_metadata;
+                    let meta = meta.as_ref();
+                    Item {
+                        source: Source {
+                            record_id: Some(r.record_id),
+                            shard_id: meta.and_then(|m| m.shard_id.clone()),
+                            sequence_number: meta.and_then(|m| m.sequence_number.clone()),
+                            partition_key: meta.and_then(|m| m.partition_key.clone()),
+                            ..at("firehose-transform", Some(i))
+                        },
+                        payload: Payload::Base64(r.data),
+                    }
+                })
+                .collect()
+        }
+        Format::FirehoseHttp => {
+            let req: FirehoseHttpRequest = parse(bytes, "Firehose HTTP endpoint request", line)?;
+            let id = req.request_id;
+            req.records
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| Item {
+                    source: Source {
+                        record_id: Some(id.clone()),
+                        ..at("firehose-http", Some(i))
+                    },
+                    payload: Payload::Base64(r.data),
+                })
+                .collect()
+        }
+        Format::FirehoseError => {
+            let rec: FirehoseErrorRecord = parse(bytes, "Firehose error record", line)?;
+            vec![Item {
+                source: Source {
+                    record_id: rec.data_id,
+                    ..at("firehose-error", None)
+                },
+                payload: Payload::Base64(rec.raw_data),
+            }]
+        }
+        Format::Sqs => {
+            let probe = Probe::of(bytes).unwrap_or_default();
+            let (envelope, messages): (&'static str, Vec<(Option<String>, String)>) =
+                if probe.pascal_records.is_some() {
+                    let event: SqsEvent = parse(bytes, "SQS Lambda event", line)?;
+                    (
+                        "sqs-lambda",
+                        event
+                            .records
+                            .into_iter()
+                            .map(|m| (m.message_id, m.body))
+                            .collect(),
+                    )
+                } else if probe.messages.is_some() {
+                    let out: SqsMessages = parse(bytes, "SQS ReceiveMessage output", line)?;
+                    (
+                        "sqs",
+                        out.messages
+                            .into_iter()
+                            .map(|m| (m.message_id, m.body))
+                            .collect(),
+                    )
+                } else {
+                    let m: SqsMessage = parse(bytes, "SQS message", line)?;
+                    ("sqs", vec![(m.message_id, m.body)])
+                };
+            messages
+                .into_iter()
+                .enumerate()
+                .map(|(i, (id, body))| Item {
+                    source: Source {
+                        record_id: id,
+                        ..at(envelope, Some(i))
+                    },
+                    payload: Payload::Text(body),
+                })
+                .collect()
+        }
+        // Reached only when forced on a value without contact-event keys.
+        Format::EventBridge => {
+            return Err("expected an EventBridge contact event (--format eventbridge)".into())
+        }
+        Format::Auto | Format::Json => return Err(unknown_reason(bytes)),
+    };
+    Ok(items)
 }
 
 fn decode_envelope(
@@ -461,131 +581,23 @@ fn decode_envelope(
     depth: u8,
     f: &mut Sink<'_>,
 ) -> ControlFlow<()> {
-    match env {
-        Format::KinesisLambda => {
-            let event: KinesisEvent = match parse(bytes, "Lambda Kinesis event", line) {
-                Ok(v) => v,
-                Err(reason) => return fail(f, src, bytes, reason),
-            };
-            for (i, r) in event.records.iter().enumerate() {
-                let s = Source {
-                    envelope: Some("kinesis-lambda"),
-                    index: Some(i),
-                    shard_id: r.shard_id().map(str::to_owned),
-                    sequence_number: Some(r.kinesis.sequence_number.clone()),
-                    partition_key: r.kinesis.partition_key.clone(),
-                    ..src.clone()
-                };
-                payload(&r.kinesis.data, s, depth, f)?;
-            }
+    let items = match envelope_items(env, bytes, line, &src) {
+        Ok(items) => items,
+        Err(reason) => return fail(f, src, bytes, reason),
+    };
+    for item in items {
+        match item.payload {
+            Payload::Text(body) => decode_payload(body.as_bytes(), item.source, depth, f)?,
+            Payload::Base64(data) => match decode_base64(&data) {
+                Ok(payload) => decode_payload(&payload, item.source, depth, f)?,
+                Err(e) => fail(
+                    f,
+                    item.source,
+                    data.as_bytes(),
+                    format!("record data is not valid base64: {e}"),
+                )?,
+            },
         }
-        Format::Kinesis => {
-            let records: Vec<KinesisRecord> = if serde_json::from_slice::<Probe>(bytes)
-                .ok()
-                .is_some_and(|p| p.pascal_records.is_some())
-            {
-                match parse::<KinesisRecords>(bytes, "Kinesis GetRecords output", line) {
-                    Ok(v) => v.records,
-                    Err(reason) => return fail(f, src, bytes, reason),
-                }
-            } else {
-                match parse::<KinesisRecord>(bytes, "Kinesis record", line) {
-                    Ok(v) => vec![v],
-                    Err(reason) => return fail(f, src, bytes, reason),
-                }
-            };
-            for (i, r) in records.iter().enumerate() {
-                let s = Source {
-                    envelope: Some("kinesis"),
-                    index: Some(i),
-                    sequence_number: Some(r.sequence_number.clone()),
-                    partition_key: r.partition_key.clone(),
-                    ..src.clone()
-                };
-                payload(&r.data, s, depth, f)?;
-            }
-        }
-        Format::FirehoseTransform => {
-            let req: FirehoseTransformRequest =
-                match parse(bytes, "Firehose transformation request", line) {
-                    Ok(v) => v,
-                    Err(reason) => return fail(f, src, bytes, reason),
-                };
-            for (i, r) in req.records.iter().enumerate() {
-                let meta = r.kinesis_record_metadata.as_ref();
-                let s = Source {
-                    envelope: Some("firehose-transform"),
-                    index: Some(i),
-                    record_id: Some(r.record_id.clone()),
-                    shard_id: meta.and_then(|m| m.shard_id.clone()),
-                    sequence_number: meta.and_then(|m| m.sequence_number.clone()),
-                    partition_key: meta.and_then(|m| m.partition_key.clone()),
-                    ..src.clone()
-                };
-                payload(&r.data, s, depth, f)?;
-            }
-        }
-        Format::FirehoseHttp => {
-            let req: FirehoseHttpRequest =
-                match parse(bytes, "Firehose HTTP endpoint request", line) {
-                    Ok(v) => v,
-                    Err(reason) => return fail(f, src, bytes, reason),
-                };
-            for (i, r) in req.records.iter().enumerate() {
-                let s = Source {
-                    envelope: Some("firehose-http"),
-                    index: Some(i),
-                    record_id: Some(req.request_id.clone()),
-                    ..src.clone()
-                };
-                payload(&r.data, s, depth, f)?;
-            }
-        }
-        Format::FirehoseError => {
-            let rec: FirehoseErrorRecord = match parse(bytes, "Firehose error record", line) {
-                Ok(v) => v,
-                Err(reason) => return fail(f, src, bytes, reason),
-            };
-            let s = Source {
-                envelope: Some("firehose-error"),
-                record_id: rec.data_id.clone(),
-                ..src
-            };
-            payload(&rec.raw_data, s, depth, f)?;
-        }
-        Format::Sqs => {
-            let probe = Probe::of(bytes).unwrap_or_default();
-            let messages: Vec<SqsMessage> = if probe.messages.is_some() {
-                match parse::<SqsMessages>(bytes, "SQS ReceiveMessage output", line) {
-                    Ok(v) => v.messages,
-                    Err(reason) => return fail(f, src, bytes, reason),
-                }
-            } else {
-                match parse::<SqsMessage>(bytes, "SQS message", line) {
-                    Ok(v) => vec![v],
-                    Err(reason) => return fail(f, src, bytes, reason),
-                }
-            };
-            for (i, m) in messages.iter().enumerate() {
-                let s = Source {
-                    envelope: Some("sqs"),
-                    index: Some(i),
-                    record_id: m.message_id.clone(),
-                    ..src.clone()
-                };
-                decode_payload(m.body.as_bytes(), s, depth, f)?;
-            }
-        }
-        Format::EventBridge => {
-            // Reached only when forced on something without contact-event keys.
-            return fail(
-                f,
-                src,
-                bytes,
-                "expected an EventBridge contact event (--format eventbridge)",
-            );
-        }
-        Format::Auto | Format::Json => return fail(f, src, bytes, unknown_reason(bytes)),
     }
     ControlFlow::Continue(())
 }

@@ -97,6 +97,24 @@ pub fn split_json<R: Read>(
             Ok(keep)
         };
 
+    // Reads more input keeping buf[keep..], or reports the read error and stops.
+    macro_rules! refill_or_report {
+        ($keep:expr) => {
+            match refill(&mut buf, &mut base, $keep, &mut eof) {
+                Ok(shift) => shift,
+                Err(e) => {
+                    let issue = e.into();
+                    return f(Err(SplitError {
+                        offset: base + pos as u64,
+                        line,
+                        issue,
+                        raw: Vec::new(),
+                    }));
+                }
+            }
+        };
+    }
+
     loop {
         // Skip whitespace, a byte-order mark and JSON-seq record separators.
         loop {
@@ -104,17 +122,8 @@ pub fn split_json<R: Read>(
                 if eof {
                     return ControlFlow::Continue(());
                 }
-                match refill(&mut buf, &mut base, pos, &mut eof) {
-                    Ok(shift) => pos -= shift,
-                    Err(e) => {
-                        return f(Err(SplitError {
-                            offset: base + pos as u64,
-                            line,
-                            issue: e.into(),
-                            raw: Vec::new(),
-                        }))
-                    }
-                }
+                let shift = refill_or_report!(pos);
+                pos -= shift;
                 continue;
             }
             match buf[pos] {
@@ -125,17 +134,8 @@ pub fn split_json<R: Read>(
                 b' ' | b'\t' | b'\r' | 0x1e => pos += 1,
                 0xEF if base + pos as u64 == 0 && buf.len() < 3 && !eof => {
                     // Maybe a BOM split across reads: get more first.
-                    match refill(&mut buf, &mut base, pos, &mut eof) {
-                        Ok(shift) => pos -= shift,
-                        Err(e) => {
-                            return f(Err(SplitError {
-                                offset: base + pos as u64,
-                                line,
-                                issue: e.into(),
-                                raw: Vec::new(),
-                            }))
-                        }
-                    }
+                    let shift = refill_or_report!(pos);
+                    pos -= shift;
                 }
                 0xEF if base + pos as u64 == 0 && buf[pos..].starts_with(&[0xEF, 0xBB, 0xBF]) => {
                     pos += 3
@@ -156,24 +156,16 @@ pub fn split_json<R: Read>(
                     if eof {
                         break;
                     }
-                    match refill(&mut buf, &mut base, pos, &mut eof) {
-                        Ok(shift) => {
-                            pos -= shift;
-                            start = start.saturating_sub(shift);
-                        }
-                        Err(e) => {
-                            return f(Err(SplitError {
-                                offset: base + pos as u64,
-                                line,
-                                issue: e.into(),
-                                raw: Vec::new(),
-                            }))
-                        }
-                    }
+                    // Keep the garbage from its start: it all goes to the dead letter.
+                    let shift = refill_or_report!(start);
+                    pos -= shift;
+                    start -= shift;
                     continue;
                 }
                 let c = buf[pos];
-                if c == b'\n' || (c == b'{' && pos > start) {
+                // A piece of garbage ends at a line break, at a brace that may open the
+                // next value, or at the size limit (the rest is the next piece).
+                if c == b'\n' || (c == b'{' && pos > start) || pos - start >= limit {
                     break;
                 }
                 if snippet.len() < 60 {
@@ -275,20 +267,9 @@ pub fn split_json<R: Read>(
             if eof {
                 break 'scan;
             }
-            match refill(&mut buf, &mut base, start, &mut eof) {
-                Ok(shift) => {
-                    pos -= shift;
-                    start -= shift;
-                }
-                Err(e) => {
-                    return f(Err(SplitError {
-                        offset: base + pos as u64,
-                        line,
-                        issue: e.into(),
-                        raw: Vec::new(),
-                    }))
-                }
-            }
+            let shift = refill_or_report!(start);
+            pos -= shift;
+            start -= shift;
         }
 
         let offset = base + start as u64;
@@ -427,6 +408,35 @@ mod tests {
         assert!(out[0].as_ref().unwrap_err().contains("Hello World"));
         assert_eq!(out[1].as_ref().unwrap().0, "{\"a\":1}");
         assert!(out[2].as_ref().unwrap_err().contains("42"));
+    }
+
+    #[test]
+    fn long_garbage_keeps_all_its_bytes() {
+        let garbage = vec![b'x'; 3 * CHUNK];
+        let mut input = garbage.clone();
+        input.extend_from_slice(b"\n{\"a\":1}");
+        let mut raws = Vec::new();
+        let mut ok = 0;
+        let _ = split_json(&input[..], 1 << 30, |r| {
+            match r {
+                Ok(_) => ok += 1,
+                Err(e) => raws.push(e.raw),
+            }
+            ControlFlow::Continue(())
+        });
+        assert_eq!(ok, 1);
+        assert_eq!(raws, vec![garbage]);
+
+        // Over the limit it comes in pieces, none lost.
+        let mut total = 0;
+        let _ = split_json(&input[..], CHUNK, |r| {
+            if let Err(e) = r {
+                assert!(e.raw.len() <= CHUNK);
+                total += e.raw.len();
+            }
+            ControlFlow::Continue(())
+        });
+        assert_eq!(total, 3 * CHUNK);
     }
 
     #[test]

@@ -5,30 +5,19 @@
 //! `--keep-going`) or when an input cannot be read; 2 with `--keep-going` when some
 //! records were bad (each is reported on stderr, the good ones are printed).
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use switchboard_model::decode::{DecodeStats, Decoder, Format};
 
-// Shared with the other commands that read files; re-exported for their `use` paths.
-pub(crate) use crate::inputs::expand;
+use crate::inputs::{decode_inputs, InputArgs, OnOpenError};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or folders to decode (folders are read recursively, in name order; gzip is
-    /// detected); `-` reads standard input.
-    #[arg(required = true, value_name = "FILE|DIR|-")]
-    inputs: Vec<PathBuf>,
-    /// Layout of the input, instead of detecting it from each value's keys: auto, json,
-    /// kinesis, kinesis-lambda, firehose-transform, firehose-http, firehose-error,
-    /// eventbridge, sqs.
-    #[arg(long, default_value = "auto", value_name = "FORMAT")]
-    format: Format,
+    #[command(flatten)]
+    input: InputArgs,
     /// Report each bad record on stderr and go on; exit with status 2 if any were bad.
     #[arg(long)]
     keep_going: bool,
@@ -41,64 +30,41 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let decoder = Decoder::new(args.format);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let started = Instant::now();
-    let mut total = DecodeStats::default();
-    let mut failed = false;
+    let mut bad = false;
     let mut write_error: Option<io::Error> = None;
-
-    'inputs: for input in &args.inputs {
-        for path in expand(input).with_context(|| format!("cannot read {}", input.display()))? {
-            let name = path.display().to_string();
-            let mut on_item = |item: Result<_, _>| match item {
-                Ok(decoded) => {
-                    if !args.count_only {
-                        let written = serde_json::to_writer(&mut out, &decoded)
-                            .map_err(io::Error::from)
-                            .and_then(|()| out.write_all(b"\n"));
-                        if let Err(e) = written {
-                            write_error = Some(e);
-                            return ControlFlow::Break(());
-                        }
-                    }
-                    ControlFlow::Continue(())
+    let on_open_error = if args.keep_going {
+        OnOpenError::Continue
+    } else {
+        OnOpenError::Stop
+    };
+    let (total, open_failed) = decode_inputs(&args.input, on_open_error, &mut |item| match item {
+        Ok(decoded) => {
+            if !args.count_only {
+                let written = serde_json::to_writer(&mut out, &decoded)
+                    .map_err(io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"));
+                if let Err(e) = written {
+                    write_error = Some(e);
+                    return ControlFlow::Break(());
                 }
-                Err(e) => {
-                    failed = true;
-                    if args.keep_going {
-                        eprintln!("bad record: {e}");
-                        ControlFlow::Continue(())
-                    } else {
-                        eprintln!("error: {e}");
-                        ControlFlow::Break(())
-                    }
-                }
-            };
-            let stats = if path.as_os_str() == "-" {
-                decoder.decode_reader(Some("<stdin>"), io::stdin().lock(), &mut on_item)
+            }
+            ControlFlow::Continue(())
+        }
+        Err(e) => {
+            bad = true;
+            if args.keep_going {
+                eprintln!("bad record: {e}");
+                ControlFlow::Continue(())
             } else {
-                match File::open(&path) {
-                    Ok(file) => decoder.decode_reader(Some(&name), file, &mut on_item),
-                    Err(e) => {
-                        eprintln!("error: {name}: cannot open: {e}");
-                        if !args.keep_going {
-                            return Ok(ExitCode::from(1));
-                        }
-                        failed = true;
-                        continue;
-                    }
-                }
-            };
-            total.records += stats.records;
-            total.errors += stats.errors;
-            total.bytes += stats.bytes;
-            if write_error.is_some() || (failed && !args.keep_going) {
-                break 'inputs;
+                eprintln!("error: {e}");
+                ControlFlow::Break(())
             }
         }
-    }
+    })?;
+    let failed = bad || open_failed;
 
     match write_error {
         // `switchboard decode ... | head` is normal use: stop quietly.

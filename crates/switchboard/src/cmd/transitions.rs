@@ -6,70 +6,50 @@
 //! transitions join), so a whole export folder can be given. Bad input is reported on
 //! stderr with its position and skipped; the exit status is then 2.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use switchboard_engine::{Engine, EngineConfig};
-use switchboard_model::decode::{Decoder, Format};
 
-use super::decode::expand;
+use crate::inputs::{decode_inputs, InputArgs, OnOpenError};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or folders of Connect data (any layout `decode` reads); `-` reads stdin.
-    #[arg(required = true, value_name = "FILE|DIR|-")]
-    inputs: Vec<PathBuf>,
-    /// Layout of the input instead of detecting it (see `switchboard decode --help`).
-    #[arg(long, default_value = "auto", value_name = "FORMAT")]
-    format: Format,
+    #[command(flatten)]
+    input: InputArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let decoder = Decoder::new(args.format);
     let mut engine = Engine::new(EngineConfig::default());
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut bad = 0u64;
     let mut write_error = None;
-
-    for input in &args.inputs {
-        for path in expand(input).with_context(|| format!("cannot read {}", input.display()))? {
-            let name = path.display().to_string();
-            let mut on_item = |item: Result<switchboard_model::Decoded, _>| {
-                match item {
-                    Ok(decoded) => {
-                        engine.apply(&decoded.record);
-                        for t in engine.take_changes().transitions {
-                            let written = serde_json::to_writer(&mut out, &t)
-                                .map_err(io::Error::from)
-                                .and_then(|()| out.write_all(b"\n"));
-                            if let Err(e) = written {
-                                write_error = Some(e);
-                                return ControlFlow::Break(());
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        bad += 1;
-                        eprintln!("bad record: {e}");
+    let (_, open_failed) = decode_inputs(&args.input, OnOpenError::Stop, &mut |item| {
+        match item {
+            Ok(decoded) => {
+                engine.apply(&decoded.record);
+                for t in engine.take_changes().transitions {
+                    let written = serde_json::to_writer(&mut out, &t)
+                        .map_err(io::Error::from)
+                        .and_then(|()| out.write_all(b"\n"));
+                    if let Err(e) = written {
+                        write_error = Some(e);
+                        return ControlFlow::Break(());
                     }
                 }
-                ControlFlow::Continue(())
-            };
-            if path.as_os_str() == "-" {
-                decoder.decode_reader(Some("<stdin>"), io::stdin().lock(), &mut on_item);
-            } else {
-                let file = File::open(&path).with_context(|| format!("cannot open {name}"))?;
-                decoder.decode_reader(Some(&name), file, &mut on_item);
             }
-            if write_error.is_some() {
-                break;
+            Err(e) => {
+                bad += 1;
+                eprintln!("bad record: {e}");
             }
         }
+        ControlFlow::Continue(())
+    })?;
+    if open_failed {
+        return Ok(ExitCode::from(1));
     }
     match write_error.map_or_else(|| out.flush(), Err) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
