@@ -102,7 +102,7 @@ impl SimConfig {
             start: Timestamp::from_millis(DEFAULT_START_MILLIS),
             duration_secs: 86_400,
             seed: 1,
-            peak_occupancy: 0.8,
+            peak_occupancy: 0.9,
             artefacts: ArtefactRates::default(),
             account_id: "123456789012".to_owned(),
             region: "us-east-1".to_owned(),

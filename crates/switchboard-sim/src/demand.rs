@@ -22,7 +22,7 @@ const SHRINKAGE: f64 = 0.15;
 /// Average number of chats an agent with chat slots carries at once.
 const EFFECTIVE_CHAT_CONCURRENCY: f64 = 2.0;
 /// Spread of actual half-hourly demand around the planned curve (log-normal sigma).
-const FORECAST_ERROR: f64 = 0.15;
+const FORECAST_ERROR: f64 = 0.22;
 /// Outbound work as a share of the Sales profile's inbound work.
 const OUTBOUND_SHARE: f64 = 0.06;
 
