@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_model::agent_event::{AgentSnapshot, AgentStatusType, ContactState};
-use switchboard_model::{AgentEvent, AgentEventType, Timestamp};
+use switchboard_model::{AgentEvent, AgentEventType, Channel, Timestamp};
 
 use crate::transition::{Transition, TransitionKind};
 
@@ -61,24 +61,16 @@ pub struct AgentContactView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_contact_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
+    pub channel: Option<Channel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queue_arn: Option<String>,
-    pub state: String,
+    pub state: ContactState,
     pub since: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected_at: Option<Timestamp>,
     /// Total time on hold so far, ended holds only.
     #[serde(default)]
     pub hold_ms: i64,
-}
-
-impl AgentContactView {
-    fn state(&self) -> ContactState {
-        ContactState::parse(&self.state)
-    }
 }
 
 /// Everything known about one agent.
@@ -266,7 +258,7 @@ impl AgentState {
                 kept.push(old);
                 continue;
             }
-            match old.state() {
+            match old.state {
                 ContactState::ConnectedOnHold => {
                     let held = at.millis() - old.since.millis();
                     self.push_duration(out, TransitionKind::HoldEnded, at, &old, held);
@@ -297,7 +289,7 @@ impl AgentState {
                 self.contacts.push(view);
                 continue;
             };
-            let old_state = self.contacts[idx].state();
+            let old_state = self.contacts[idx].state.clone();
             if old_state == new_state {
                 // Same state: refresh details Connect may fill in later (queue, connect time).
                 let v = &mut self.contacts[idx];
@@ -317,7 +309,7 @@ impl AgentState {
                 let acw = since.millis() - view.since.millis();
                 self.push_duration(out, TransitionKind::AcwEnded, at, &view, acw);
             }
-            view.state = new_state.as_str().to_owned();
+            view.state = new_state.clone();
             view.since = since;
             if view.connected_at.is_none() {
                 view.connected_at = c.connected_to_agent_timestamp;
@@ -376,7 +368,7 @@ impl AgentState {
             agent_arn: self.agent_arn.clone(),
             username: self.username.clone(),
             contact_id: contact.map(|c| c.contact_id.clone()),
-            channel: contact.and_then(|c| c.channel.clone()),
+            channel: contact.and_then(|c| Some(c.channel.as_ref()?.as_str().to_owned())),
             queue: contact.and_then(|c| c.queue.clone()),
             at,
             from: None,
@@ -425,7 +417,7 @@ impl AgentState {
         if self.logged_out || status_kind == Some("OFFLINE") && self.contacts.is_empty() {
             return EffectiveState::Offline;
         }
-        let has = |f: &dyn Fn(&S) -> bool| self.contacts.iter().any(|c| f(&c.state()));
+        let has = |f: &dyn Fn(&S) -> bool| self.contacts.iter().any(|c| f(&c.state));
         if has(&|s| *s == S::ConnectedOnHold) {
             EffectiveState::OnHold
         } else if has(&|s| matches!(s, S::Connected | S::Connecting | S::Incoming | S::Pending)) {
@@ -447,7 +439,7 @@ impl AgentState {
     pub fn hold_since(&self) -> Option<(&AgentContactView, Timestamp)> {
         self.contacts
             .iter()
-            .find(|c| c.state() == ContactState::ConnectedOnHold)
+            .find(|c| c.state == ContactState::ConnectedOnHold)
             .map(|c| (c, c.since))
     }
 
@@ -455,7 +447,7 @@ impl AgentState {
     pub fn acw_since(&self) -> Option<(&AgentContactView, Timestamp)> {
         self.contacts
             .iter()
-            .find(|c| c.state() == ContactState::Ended)
+            .find(|c| c.state == ContactState::Ended)
             .map(|c| (c, c.since))
     }
 }
@@ -480,14 +472,12 @@ fn contact_view(c: &switchboard_model::AgentContact, at: Timestamp) -> AgentCont
     AgentContactView {
         contact_id: c.contact_id.clone(),
         initial_contact_id: c.initial_contact_id.clone(),
-        channel: c.channel.as_ref().map(|ch| ch.as_str().to_owned()),
+        channel: c.channel.clone(),
         queue: c.queue.as_ref().and_then(|q| q.name.clone()),
-        queue_arn: c.queue.as_ref().and_then(|q| q.arn.clone()),
         state: c
             .state
-            .as_ref()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default(),
+            .clone()
+            .unwrap_or(ContactState::Other(String::new())),
         since: c.state_start_timestamp.unwrap_or(at),
         connected_at: c.connected_to_agent_timestamp,
         hold_ms: 0,

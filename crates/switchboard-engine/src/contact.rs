@@ -8,6 +8,7 @@
 //! `contact_completed` at the first sign of the disconnect (attributes still pending) and
 //! `contact_record_ready` when the first record arrives.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -29,8 +30,9 @@ pub enum EntrySource {
 pub struct TimelineEntry {
     pub at: Timestamp,
     /// `initiated`, `queued`, `connected_to_agent`, `hold_started`, `acw_ended`,
-    /// `disconnected`, `record_received`...
-    pub event: String,
+    /// `disconnected`, `record_received`... (static text for every known kind: timelines
+    /// are many, their entries more).
+    pub event: Cow<'static, str>,
     pub source: EntrySource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_arn: Option<String>,
@@ -120,7 +122,7 @@ pub struct ContactTimeline {
     pub record_ready_fired: bool,
     /// What the last record contributed to metrics, to take back if it is updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record_summary: Option<crate::metrics::RecordSummary>,
+    pub record_summary: Option<Box<crate::metrics::RecordSummary>>,
     /// Hashes of the contact-event ids applied, for dedupe.
     #[serde(default)]
     pub seen_events: Vec<u64>,
@@ -188,6 +190,7 @@ impl ContactTimeline {
         if entry.at > self.last_activity {
             self.last_activity = entry.at;
         }
+        self.entries.reserve_exact(1);
         self.entries.insert(pos, entry);
     }
 
@@ -258,7 +261,7 @@ impl ContactTimeline {
         if let Some(a) = &d.agent_info {
             fill(&mut self.agent_arn, a.agent_arn.as_ref());
         }
-        let event = d.event_type.as_str().to_ascii_lowercase();
+        let event = event_name(&d.event_type);
         let mut entry = TimelineEntry {
             at,
             event,
@@ -320,7 +323,7 @@ impl ContactTimeline {
         }
         self.add(TimelineEntry {
             at: t.at,
-            event: t.kind.as_str().to_owned(),
+            event: Cow::Borrowed(t.kind.as_str()),
             source: EntrySource::AgentEvent,
             agent_arn: Some(t.agent_arn.clone()),
             queue: t.queue.clone(),
@@ -379,12 +382,11 @@ impl ContactTimeline {
         self.fire(TriggerKind::ContactRecordReady, at, out);
         self.add(TimelineEntry {
             at,
-            event: if first {
+            event: Cow::Borrowed(if first {
                 "record_received"
             } else {
                 "record_updated"
-            }
-            .to_owned(),
+            }),
             source: EntrySource::ContactRecord,
             agent_arn: None,
             queue: None,
@@ -402,4 +404,21 @@ fn fill(slot: &mut Option<String>, value: Option<&String>) {
             }
         }
     }
+}
+
+/// The timeline name of a contact event type: its wire name in lower case.
+fn event_name(t: &ContactEventType) -> Cow<'static, str> {
+    use ContactEventType as T;
+    Cow::Borrowed(match t {
+        T::Initiated => "initiated",
+        T::ConnectedToSystem => "connected_to_system",
+        T::ContactDataUpdated => "contact_data_updated",
+        T::Queued => "queued",
+        T::ConnectedToAgent => "connected_to_agent",
+        T::Disconnected => "disconnected",
+        T::Completed => "completed",
+        T::Paused => "paused",
+        T::Resumed => "resumed",
+        T::Other(other) => return Cow::Owned(other.to_ascii_lowercase()),
+    })
 }

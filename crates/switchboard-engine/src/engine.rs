@@ -158,8 +158,8 @@ impl Changes {
 #[derive(Debug, Default)]
 pub struct Engine {
     config: EngineConfig,
-    agents: HashMap<String, AgentState>,
-    contacts: HashMap<String, ContactTimeline>,
+    agents: HashMap<String, Box<AgentState>>,
+    contacts: HashMap<String, Box<ContactTimeline>>,
     /// Metric summary of the last record applied per contact.
     meta: EngineMeta,
     changes: Changes,
@@ -210,11 +210,16 @@ impl Engine {
             config,
             agents: agents
                 .into_iter()
-                .map(|a| (a.agent_arn.clone(), a))
+                .map(|mut a| {
+                    // Derived, so derived again: a custom status named like a built-in
+                    // state ("available") would not survive its text form.
+                    a.effective = a.compute_effective();
+                    (a.agent_arn.clone(), Box::new(a))
+                })
                 .collect(),
             contacts: contacts
                 .into_iter()
-                .map(|c| (c.contact_id.clone(), c))
+                .map(|c| (c.contact_id.clone(), Box::new(c)))
                 .collect(),
             meta,
             ..Self::default()
@@ -249,7 +254,7 @@ impl Engine {
         let agent = self
             .agents
             .entry(e.agent_arn.clone())
-            .or_insert_with(|| AgentState::first_sight(e));
+            .or_insert_with(|| Box::new(AgentState::first_sight(e)));
         let mut transitions = std::mem::take(&mut self.scratch);
         let outcome = agent.apply(e, id_hash(&e.event_id), &mut transitions);
         match outcome {
@@ -272,7 +277,7 @@ impl Engine {
                 let timeline = self
                     .contacts
                     .entry(cid.clone())
-                    .or_insert_with(|| ContactTimeline::new(cid, t.at));
+                    .or_insert_with(|| Box::new(ContactTimeline::new(cid, t.at)));
                 timeline.apply_transition(&t, &mut self.changes.triggers);
                 self.changes.dirty_contacts.insert(cid.clone());
             }
@@ -325,7 +330,10 @@ impl Engine {
             .contacts
             .entry(d.contact_id.clone())
             .or_insert_with(|| {
-                ContactTimeline::new(&d.contact_id, at.unwrap_or(Timestamp::from_millis(0)))
+                Box::new(ContactTimeline::new(
+                    &d.contact_id,
+                    at.unwrap_or(Timestamp::from_millis(0)),
+                ))
             });
         let outcome = timeline.apply_event(
             e,
@@ -402,7 +410,9 @@ impl Engine {
         let timeline = self
             .contacts
             .entry(r.contact_id.clone())
-            .or_insert_with(|| ContactTimeline::new(&r.contact_id, r.last_update_timestamp));
+            .or_insert_with(|| {
+                Box::new(ContactTimeline::new(&r.contact_id, r.last_update_timestamp))
+            });
         let previous = timeline.record_summary.take();
         let mut triggers = std::mem::take(&mut self.triggers_scratch);
         if timeline.apply_record(r, &mut triggers) == ContactOutcome::Duplicate {
@@ -421,7 +431,7 @@ impl Engine {
         for (k, c) in summary.contributions(sl) {
             self.changes.metric_deltas.entry(k).or_default().add(&c, 1);
         }
-        timeline.record_summary = Some(summary);
+        timeline.record_summary = Some(Box::new(summary));
         self.changes.triggers.append(&mut triggers);
         self.triggers_scratch = triggers;
         self.changes.records.push(r.clone());
@@ -494,19 +504,19 @@ impl Engine {
     }
 
     pub fn agent(&self, arn: &str) -> Option<&AgentState> {
-        self.agents.get(arn)
+        self.agents.get(arn).map(|b| &**b)
     }
 
     pub fn agents(&self) -> impl Iterator<Item = &AgentState> {
-        self.agents.values()
+        self.agents.values().map(|b| &**b)
     }
 
     pub fn contact(&self, id: &str) -> Option<&ContactTimeline> {
-        self.contacts.get(id)
+        self.contacts.get(id).map(|b| &**b)
     }
 
     pub fn contacts(&self) -> impl Iterator<Item = &ContactTimeline> {
-        self.contacts.values()
+        self.contacts.values().map(|b| &**b)
     }
 
     pub fn meta(&self) -> &EngineMeta {

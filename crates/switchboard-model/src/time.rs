@@ -10,6 +10,7 @@
 //! RFC 3339.
 
 use std::fmt;
+use std::num::NonZeroU8;
 use std::str::FromStr;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
@@ -20,11 +21,24 @@ pub struct Timestamp {
     millis: i64,
     /// Nanoseconds below the millisecond, for inputs with more than 3 fraction digits.
     sub_milli_nanos: u32,
-    /// Number of fraction digits written (0 for `...:49Z`, 3 for `...:49.049Z`).
-    frac_digits: u8,
-    /// UTC offset in minutes as written; `None` means the `Z` suffix.
-    offset_minutes: Option<i16>,
+    /// Number of fraction digits written (0 for `...:49Z`, 3 for `...:49.049Z`), plus
+    /// one: a `NonZeroU8` gives `Option<Timestamp>` a niche, so it stays 16 bytes too.
+    frac: NonZeroU8,
+    /// UTC offset in minutes as written, or [`ZULU`] for the `Z` suffix. (A plain `i16`
+    /// rather than an `Option` keeps the type at 16 bytes: the engine holds millions.)
+    offset_minutes: i16,
 }
+
+/// The stored form of a number of fraction digits (0 to 9).
+const fn digits_tag(digits: u8) -> NonZeroU8 {
+    match NonZeroU8::new(digits + 1) {
+        Some(n) => n,
+        None => NonZeroU8::MIN,
+    }
+}
+
+/// `offset_minutes` of a timestamp written with `Z`.
+const ZULU: i16 = i16::MIN;
 
 /// Connect writes this for "unset" in some EventBridge details (CONTACT_DATA_UPDATED).
 const EPOCH_SENTINEL_MILLIS: i64 = 1;
@@ -35,8 +49,8 @@ impl Timestamp {
         Self {
             millis,
             sub_milli_nanos: 0,
-            frac_digits: 3,
-            offset_minutes: None,
+            frac: digits_tag(3),
+            offset_minutes: ZULU,
         }
     }
 
@@ -46,8 +60,8 @@ impl Timestamp {
         Self {
             millis: secs * 1000,
             sub_milli_nanos: 0,
-            frac_digits: 0,
-            offset_minutes: None,
+            frac: digits_tag(0),
+            offset_minutes: ZULU,
         }
     }
 
@@ -85,7 +99,8 @@ impl Timestamp {
 
     /// Writes the timestamp back in the form it was read.
     fn write_to(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        let offset_ms = i64::from(self.offset_minutes.unwrap_or(0)) * 60_000;
+        let offset = (self.offset_minutes != ZULU).then_some(self.offset_minutes);
+        let offset_ms = i64::from(offset.unwrap_or(0)) * 60_000;
         let local = self.millis + offset_ms;
         let days = local.div_euclid(86_400_000);
         let ms_of_day = local.rem_euclid(86_400_000);
@@ -98,14 +113,15 @@ impl Timestamp {
             secs / 60 % 60,
             secs % 60
         )?;
-        if self.frac_digits > 0 {
+        let frac_digits = self.frac.get() - 1;
+        if frac_digits > 0 {
             let nanos = (ms_of_day % 1000) as u64 * 1_000_000 + u64::from(self.sub_milli_nanos);
             let digits = format!("{nanos:09}");
-            let n = usize::from(self.frac_digits.min(9));
+            let n = usize::from(frac_digits.min(9));
             out.write_char('.')?;
             out.write_str(&digits[..n])?;
         }
-        match self.offset_minutes {
+        match offset {
             None => out.write_char('Z'),
             Some(off) => {
                 let sign = if off < 0 { '-' } else { '+' };
@@ -257,8 +273,8 @@ fn parse_rfc3339(b: &[u8]) -> Option<Timestamp> {
     Some(Timestamp {
         millis,
         sub_milli_nanos: (nanos % 1_000_000) as u32,
-        frac_digits,
-        offset_minutes,
+        frac: digits_tag(frac_digits),
+        offset_minutes: offset_minutes.unwrap_or(ZULU),
     })
 }
 
@@ -345,6 +361,12 @@ mod tests {
         ] {
             assert!(Timestamp::parse(s).is_err(), "{s}");
         }
+    }
+
+    #[test]
+    fn sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Timestamp>(), 16);
+        assert_eq!(std::mem::size_of::<Option<Timestamp>>(), 16);
     }
 
     #[test]
