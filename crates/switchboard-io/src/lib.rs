@@ -1,0 +1,18 @@
+//! Sources: where Connect data comes in from AWS, and the contract between a source and
+//! the pipeline that applies what it delivers.
+//!
+//! A source decodes what it receives (with `switchboard-model`'s decoder) and hands the
+//! pipeline [`Delivery`]s through a bounded channel. Each delivery may carry an
+//! acknowledgement that the pipeline fires only after the commit that includes the
+//! delivery's records is durable in the store. That is when a source may checkpoint:
+//! a Kinesis lease moves forward, a Firehose request gets its 200, an SQS message is
+//! deleted. Everything is at-least-once up to that point, and the engine dedupes.
+//!
+//! - [`delivery`]: the contract;
+//! - [`aws`]: the AWS client configuration every AWS source shares;
+//! - `sources/`: one module per source.
+
+pub mod aws;
+pub mod delivery;
+
+pub use delivery::{Ack, AckError, Delivery, DeliveryReceiver, DeliverySender};
