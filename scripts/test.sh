@@ -43,5 +43,14 @@ if ! $quick; then
   cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
 fi
 
+# Integration tests run against real servers on 127.0.0.1 (see scripts/servers.sh for
+# what is installed where and the SWITCHBOARD_TEST_* variables the tests read).
+step "test servers: PostgreSQL, moto, kinesalite, dynalite"
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
+install_servers
+trap stop_servers EXIT
+start_servers
+
 step "cargo test"
 cargo test --workspace --no-fail-fast

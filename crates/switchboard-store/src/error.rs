@@ -1,5 +1,6 @@
 //! The store's error type. Every variant names the store and what was being done, so a
-//! message is useful on its own ("SQLite store /data/sb.db: committing metric cells: ...").
+//! message is useful on its own ("SQLite store /data/sb.db: committing metric cells: ...",
+//! "PostgreSQL store postgres://sb:***@db/sb: writing contacts: ...").
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,45 @@ pub enum StoreError {
     )]
     Corrupt {
         path: String,
+        table: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+
+    /// The PostgreSQL server could not be reached or refused the connection. The URL is
+    /// shown without its password.
+    #[error("cannot connect to PostgreSQL store {url}: {source}")]
+    PostgresConnect {
+        url: String,
+        source: postgres::Error,
+    },
+
+    /// A PostgreSQL statement failed.
+    #[error("PostgreSQL store {url}: {context}: {source}")]
+    Postgres {
+        url: String,
+        context: &'static str,
+        source: postgres::Error,
+    },
+
+    /// The PostgreSQL store was written by a newer switchboard.
+    #[error(
+        "PostgreSQL store {url} has schema version {found}, newer than this switchboard \
+         supports ({supported}); upgrade switchboard"
+    )]
+    PostgresNewerSchema {
+        url: String,
+        found: i64,
+        supported: i64,
+    },
+
+    /// A JSON document stored in PostgreSQL no longer decodes as the type it was written
+    /// from.
+    #[error(
+        "PostgreSQL store {url}: table {table}, row {key}: stored JSON does not decode: {source}"
+    )]
+    PostgresCorrupt {
+        url: String,
         table: &'static str,
         key: String,
         source: serde_json::Error,

@@ -9,14 +9,19 @@
 //! engine state and positions that agree exactly: no record applied twice, none skipped.
 //! The query methods serve reports and, later, the API.
 //!
-//! - [`url`] turns `sqlite:PATH` (and, later, `postgres://...`) into a store;
+//! - [`url`] turns `sqlite:PATH` and `postgres://...` into a store;
 //! - [`query`] holds the filters and rows of the query methods;
 //! - [`sqlite`] is the embedded default, [`SqliteStore`];
+//! - [`postgres`] is the shared store for several workers, [`PostgresStore`];
 //! - [`error`] holds [`StoreError`].
 
+mod columns;
 pub mod error;
+pub mod postgres;
 pub mod query;
 pub mod sqlite;
+#[cfg(test)]
+mod suite;
 pub mod url;
 
 use std::collections::BTreeMap;
@@ -24,6 +29,7 @@ use std::collections::BTreeMap;
 use switchboard_engine::{AgentState, Alert, Changes, ContactTimeline, Engine, EngineMeta};
 
 pub use error::StoreError;
+pub use postgres::PostgresStore;
 pub use query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
     TransitionRow,
@@ -81,8 +87,8 @@ pub struct Loaded {
     pub positions: Positions,
 }
 
-/// A durable home for the engine's output and state. Implemented by [`SqliteStore`]; a
-/// PostgreSQL store will implement the same trait.
+/// A durable home for the engine's output and state. Implemented by [`SqliteStore`] and
+/// [`PostgresStore`], with the same semantics (one shared test suite runs on both).
 pub trait Store: Send {
     /// Everything needed to resume: agent states, contact timelines, engine meta and input
     /// positions, as of the last commit.
@@ -93,6 +99,16 @@ pub trait Store: Send {
 
     /// Input positions as of the last commit.
     fn positions(&self) -> Result<Positions, StoreError>;
+
+    /// The current state of one agent, if stored (a worker that takes over an agent's
+    /// shard refreshes the agent from here). The default lists every agent; the stores
+    /// here look the one up by key.
+    fn agent(&self, agent_arn: &str) -> Result<Option<AgentState>, StoreError> {
+        Ok(self
+            .agents(&AgentFilter::default())?
+            .into_iter()
+            .find(|a| a.agent_arn == agent_arn))
+    }
 
     /// Current agent states, by agent ARN.
     fn agents(&self, filter: &AgentFilter) -> Result<Vec<AgentState>, StoreError>;

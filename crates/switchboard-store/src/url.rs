@@ -1,17 +1,18 @@
 //! Store URLs: how the command line and configuration name a store.
 //!
 //! - `sqlite:PATH` (or `sqlite://PATH`): an SQLite file, created if missing;
-//! - `postgres://...` / `postgresql://...`: reserved for the PostgreSQL store, which is not
-//!   built yet; opening one says so.
+//! - `postgres://...` / `postgresql://...`: a PostgreSQL database (any URL libpq accepts;
+//!   no TLS, see [`crate::postgres`]), its tables created if missing.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::{SqliteStore, Store, StoreError};
+use crate::postgres::{redact, DEFAULT_WORKER};
+use crate::{PostgresStore, SqliteStore, Store, StoreError};
 
 /// A parsed store URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreUrl {
     Sqlite(PathBuf),
     Postgres(String),
@@ -20,9 +21,15 @@ pub enum StoreUrl {
 impl StoreUrl {
     /// Opens (and if needed creates) the store.
     pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        self.open_as(DEFAULT_WORKER)
+    }
+
+    /// Opens the store as worker `worker`: several workers sharing a PostgreSQL store
+    /// each keep their own engine meta (an SQLite store has one writer; it ignores this).
+    pub fn open_as(&self, worker: &str) -> Result<Box<dyn Store>, StoreError> {
         match self {
             StoreUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path)?)),
-            StoreUrl::Postgres(_) => Err(StoreError::Unsupported { kind: "PostgreSQL" }),
+            StoreUrl::Postgres(url) => Ok(Box::new(PostgresStore::open(url, worker)?)),
         }
     }
 }
@@ -32,7 +39,7 @@ impl FromStr for StoreUrl {
 
     fn from_str(s: &str) -> Result<Self, StoreError> {
         let invalid = |reason: &str| StoreError::Url {
-            url: s.to_owned(),
+            url: redact(s),
             reason: reason.to_owned(),
         };
         if let Some(rest) = s.strip_prefix("sqlite:") {
@@ -43,18 +50,28 @@ impl FromStr for StoreUrl {
             return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
         }
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            // Checked now, so a bad URL is reported before anything starts.
+            postgres::Config::from_str(s).map_err(|e| invalid(&e.to_string()))?;
             return Ok(StoreUrl::Postgres(s.to_owned()));
         }
         Err(invalid("expected sqlite:PATH or postgres://..."))
     }
 }
 
+/// Shows the URL without its password.
 impl fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreUrl::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            StoreUrl::Postgres(url) => f.write_str(url),
+            StoreUrl::Postgres(url) => f.write_str(&redact(url)),
         }
+    }
+}
+
+/// Like `Display`: a password never reaches a log through `{:?}` either.
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreUrl({self})")
     }
 }
 
@@ -82,9 +99,29 @@ mod tests {
     }
 
     #[test]
-    fn postgres_is_reserved_and_says_so() {
-        let url: StoreUrl = "postgres://u@localhost/sb".parse().unwrap();
+    fn postgres_urls_are_checked_and_never_show_the_password() {
+        let url: StoreUrl = "postgres://sb:s3cret@db.internal:5432/sb".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://sb:***@db.internal:5432/sb");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let err = "postgres://sb:s3cret@db/sb?nonsense=1"
+            .parse::<StoreUrl>()
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Url { .. }), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn an_unreachable_postgres_server_is_an_error_naming_it() {
+        // Port 1 on loopback: nothing listens there, the connection is refused at once.
+        let url: StoreUrl = "postgres://sb:s3cret@127.0.0.1:1/sb?connect_timeout=5"
+            .parse()
+            .unwrap();
         let err = url.open().err().unwrap();
-        assert!(err.to_string().contains("not supported yet"), "{err}");
+        assert!(matches!(err, StoreError::PostgresConnect { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("127.0.0.1:1") && !text.contains("s3cret"),
+            "{text}"
+        );
     }
 }

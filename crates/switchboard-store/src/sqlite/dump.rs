@@ -53,7 +53,7 @@ pub(super) fn dump(store: &SqliteStore) -> Result<String, StoreError> {
 }
 
 /// Keeps one row on one line: tabs, newlines and backslashes are escaped.
-fn escape(out: &mut String, s: &str) {
+pub(crate) fn escape(out: &mut String, s: &str) {
     for ch in s.chars() {
         match ch {
             '\\' => out.push_str("\\\\"),

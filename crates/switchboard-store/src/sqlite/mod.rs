@@ -10,7 +10,7 @@
 //! - `read`: [`Store::load`] and the query methods;
 //! - `dump`: the canonical text of the whole store.
 
-mod dump;
+pub(crate) mod dump;
 mod read;
 pub mod schema;
 mod write;
@@ -126,6 +126,10 @@ impl Store for SqliteStore {
 
     fn positions(&self) -> Result<Positions, StoreError> {
         read::positions(self)
+    }
+
+    fn agent(&self, agent_arn: &str) -> Result<Option<AgentState>, StoreError> {
+        read::agent(self, agent_arn)
     }
 
     fn agents(&self, filter: &AgentFilter) -> Result<Vec<AgentState>, StoreError> {

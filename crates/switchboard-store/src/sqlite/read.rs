@@ -7,12 +7,13 @@
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, OptionalExtension};
 use serde::de::DeserializeOwned;
-use switchboard_engine::metrics::{roll_up, DimensionKind};
+use switchboard_engine::metrics::roll_up;
 use switchboard_engine::{AgentState, Alert, ContactTimeline, MetricCell, MetricKey};
 use switchboard_model::Timestamp;
 
 use super::write::sql_err;
 use super::SqliteStore;
+use crate::columns::dimension;
 use crate::query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
     TransitionRow,
@@ -134,6 +135,20 @@ pub(super) fn positions(store: &SqliteStore) -> Result<Positions, StoreError> {
     rows.collect::<Result<_, _>>().map_err(&err)
 }
 
+pub(super) fn agent(
+    store: &SqliteStore,
+    agent_arn: &str,
+) -> Result<Option<AgentState>, StoreError> {
+    Ok(query_json(
+        store,
+        "agents",
+        "reading an agent",
+        "SELECT agent_arn, json FROM agents WHERE agent_arn = ?1",
+        vec![Value::Text(agent_arn.to_owned())],
+    )?
+    .pop())
+}
+
 pub(super) fn agents(
     store: &SqliteStore,
     filter: &AgentFilter,
@@ -219,14 +234,6 @@ pub(super) fn transitions(
         });
     }
     Ok(out)
-}
-
-pub(super) fn dimension(s: &str) -> Option<DimensionKind> {
-    match s {
-        "queue" => Some(DimensionKind::Queue),
-        "agent" => Some(DimensionKind::Agent),
-        _ => None,
-    }
 }
 
 pub(super) fn metrics(

@@ -8,10 +8,10 @@
 
 use rusqlite::{params, Transaction};
 use serde::Serialize;
-use switchboard_engine::contact::ContactPhase;
-use switchboard_engine::{MetricCell, MetricKey, TriggerKind};
+use switchboard_engine::{MetricCell, MetricKey};
 
 use super::SqliteStore;
+use crate::columns::{phase_str, trigger_kind_str};
 use crate::{Batch, StoreError};
 
 pub(super) fn commit(store: &mut SqliteStore, batch: &Batch<'_>) -> Result<(), StoreError> {
@@ -77,16 +77,6 @@ fn write_agents(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(
         .map_err(&err)?;
     }
     Ok(())
-}
-
-pub(super) fn phase_str(p: ContactPhase) -> &'static str {
-    match p {
-        ContactPhase::Initiated => "initiated",
-        ContactPhase::Queued => "queued",
-        ContactPhase::Connected => "connected",
-        ContactPhase::Disconnected => "disconnected",
-        ContactPhase::Completed => "completed",
-    }
 }
 
 fn write_contacts(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(), StoreError> {
@@ -166,13 +156,6 @@ fn write_transitions(
         .map_err(&err)?;
     }
     Ok(())
-}
-
-pub(super) fn trigger_kind_str(k: TriggerKind) -> &'static str {
-    match k {
-        TriggerKind::ContactCompleted => "contact_completed",
-        TriggerKind::ContactRecordReady => "contact_record_ready",
-    }
 }
 
 fn write_triggers(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(), StoreError> {
