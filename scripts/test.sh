@@ -52,5 +52,10 @@ install_servers
 trap stop_servers EXIT
 start_servers
 
+step "browser test tools: Chromium, playwright-core (into .tools/)"
+bash scripts/browser-tools.sh
+# The dashboard browser test fails, rather than skips, if a tool is missing.
+export SWITCHBOARD_REQUIRE_BROWSER=1
+
 step "cargo test"
 cargo test --workspace --no-fail-fast

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use switchboard_engine::{Applied, Changes, Engine, EngineConfig};
 use switchboard_model::{Record, Timestamp};
+use switchboard_server::telemetry;
 use switchboard_store::{Batch, Positions, Store};
 
 /// Called with the engine and the changes of each applied record (or tick).
@@ -80,6 +81,8 @@ impl Pipeline {
 
     /// Applies one record and publishes what it changed.
     pub fn apply(&mut self, record: &Record) -> Applied {
+        let source = telemetry::source::of(record.kind());
+        telemetry::event_in(source);
         let engine = Arc::clone(&self.engine);
         let mut engine = lock(&engine);
         let applied = engine.apply(record);
@@ -87,6 +90,9 @@ impl Pipeline {
             Applied::Applied => self.stats.applied += 1,
             Applied::Duplicate => self.stats.duplicates += 1,
             Applied::Stale => self.stats.stale += 1,
+        }
+        if applied != Applied::Applied {
+            telemetry::dedupe_drop(source);
         }
         let changes = engine.take_changes();
         if !changes.is_empty() {
@@ -131,10 +137,15 @@ impl Pipeline {
         let shared = Arc::clone(&self.engine);
         let engine = lock(&shared);
         let batch = Batch::new(&engine, &pending, &self.positions);
+        let started = Instant::now();
+        let items = (pending.transitions.len() + pending.records.len() + batch.agents.len()) as u64;
         self.store
             .commit(&batch)
+            .inspect_err(|_| telemetry::error(telemetry::error_kind::STORE))
             .context("cannot commit to the store")?;
         drop(engine);
+        telemetry::store_commit(started.elapsed().as_secs_f64());
+        telemetry::events_out(telemetry::sink::STORE, items);
         self.stats.commits += 1;
         Ok(())
     }

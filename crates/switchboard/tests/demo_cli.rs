@@ -11,7 +11,8 @@ fn demo_runs_simulator_engine_and_store_together() {
     let url = format!("sqlite:{}", db.display());
     let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
-            "demo", "--agents", "20", "--speed", "600", "--for", "3s", "--store", &url,
+            "demo", "--agents", "20", "--speed", "600", "--for", "3s", "--store", &url, "--port",
+            "0",
         ])
         .output()
         .unwrap();

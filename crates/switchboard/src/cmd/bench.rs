@@ -38,6 +38,8 @@ pub struct Args {
 enum What {
     /// Decode-only vs replay (decode + engine + SQLite) throughput, and memory per agent.
     Replay(ReplayArgs),
+    /// Latency from a record entering the engine to its push on the live feed.
+    Latency(super::bench_latency::Args),
 }
 
 #[derive(clap::Args)]
@@ -70,6 +72,7 @@ enum Layout {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Replay(a) => bench_replay(a),
+        What::Latency(a) => super::bench_latency::run(a),
     }
 }
 

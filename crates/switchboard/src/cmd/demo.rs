@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use switchboard_engine::{Engine, EngineConfig};
 use switchboard_model::{RecordKind, Timestamp};
+use switchboard_server::{telemetry, Clock};
 use switchboard_sim::{Emission, SimConfig, Simulator, Summary};
 use switchboard_store::StoreUrl;
 
+use super::serve_args::ServerArgs;
 use super::simulate::{parse_duration, parse_start};
 use crate::pipeline::{lock, Pipeline};
 
@@ -44,6 +46,8 @@ pub struct Args {
     /// file in the temporary folder (printed at the end, for `switchboard report`).
     #[arg(long, value_name = "URL")]
     store: Option<StoreUrl>,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 const TICK: Duration = Duration::from_millis(100);
@@ -67,12 +71,16 @@ fn stream_index(kind: RecordKind) -> usize {
 
 impl Demo {
     /// Takes one tick's emissions through the pipeline.
-    fn deliver(&mut self, batch: Vec<Emission>, pipeline: &mut Pipeline) {
+    fn deliver(&mut self, batch: Vec<Emission>, pipeline: &mut Pipeline, now: Timestamp) {
         for emission in batch {
             let i = stream_index(emission.kind());
             self.total[i] += 1;
             self.last_second[i] += 1;
             pipeline.apply(&emission.record);
+            if let Some(at) = telemetry::event_time(&emission.record) {
+                let lag = (now.millis() - at.millis()) as f64 / 1000.0;
+                telemetry::lag(telemetry::source::of(emission.kind()), lag);
+            }
         }
     }
 
@@ -182,13 +190,18 @@ fn screen(
     transitions: f64,
     demo: &Demo,
     speed: f64,
+    url: Option<&str>,
 ) -> String {
     let mut s = String::new();
     s.push_str("\x1b[H\x1b[J");
     s.push_str(&format!(
-        "switchboard demo   simulated time {}   speed x{speed}\n\n",
+        "switchboard demo   simulated time {}   speed x{speed}\n",
         view.now.to_second_precision()
     ));
+    if let Some(url) = url {
+        s.push_str(&format!("dashboard and API: {url}\n"));
+    }
+    s.push('\n');
     s.push_str("Agents (effective state, from the engine)\n");
     for (state, n) in &view.agents {
         s.push_str(&format!("  {state:<20} {n:>6}\n"));
@@ -251,6 +264,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }));
     }
     let engine = pipeline.engine();
+    let clock = Clock::scaled(sim.config().start, args.speed);
+    let server = args.server.start(&mut pipeline, &store_url, clock)?;
+    let url = server.as_ref().map(|s| s.url());
+    if let Some(url) = &url {
+        // On stderr: stdout carries the summary lines (programs may read them).
+        eprintln!("dashboard: {url}");
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -267,7 +287,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     loop {
         let elapsed = started.elapsed();
         let until = sim_start + (elapsed.as_secs_f64() * args.speed * 1000.0) as i64;
-        demo.deliver(sim.next_batch(Timestamp::from_millis(until)), &mut pipeline);
+        let now = Timestamp::from_millis(until);
+        demo.deliver(sim.next_batch(now), &mut pipeline, now);
         pipeline.tick(sim.now());
         pipeline.maybe_commit()?;
         let done = stop.load(Ordering::Relaxed)
@@ -279,7 +300,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             last_draw = Instant::now();
             let view = View::of(&lock(&engine), sim.now());
             let text = if tty {
-                screen(&view, &sim.summary(), rates, transitions, &demo, args.speed)
+                screen(
+                    &view,
+                    &sim.summary(),
+                    rates,
+                    transitions,
+                    &demo,
+                    args.speed,
+                    url.as_deref(),
+                )
             } else {
                 line(&view, rates, transitions) + "\n"
             };
@@ -291,6 +320,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             break;
         }
         std::thread::sleep(TICK);
+    }
+    if let Some(server) = server {
+        server.shutdown().context("the HTTP server failed")?;
     }
     pipeline.commit()?;
     let stats = pipeline.stats();

@@ -1,9 +1,11 @@
 //! One module per subcommand: `Args` (clap) and `run`.
 
 pub mod bench;
+pub mod bench_latency;
 pub mod decode;
 pub mod demo;
 pub mod replay;
 pub mod report;
+pub mod serve_args;
 pub mod simulate;
 pub mod transitions;
