@@ -10,9 +10,13 @@
 //!
 //! - [`delivery`]: the contract;
 //! - [`aws`]: the AWS client configuration every AWS source shares;
+//! - [`context`]: what every source is given (the delivery channel, the shutdown signal);
 //! - `sources/`: one module per source.
 
 pub mod aws;
+pub mod context;
 pub mod delivery;
+pub mod sources;
 
+pub use context::SourceContext;
 pub use delivery::{Ack, AckError, Delivery, DeliveryReceiver, DeliverySender};
