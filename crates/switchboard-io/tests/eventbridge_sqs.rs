@@ -240,3 +240,63 @@ async fn undecodable_and_poison_messages_go_to_the_dead_letter_queue() {
     // The event was delivered once (and failed) before it became poison.
     assert_eq!(received.lock().unwrap().records().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_commit_keeps_the_message_hidden_until_it_is_deleted() {
+    let moto = Moto::start();
+    let client = sqs_client(&moto).await;
+    let queue = create_queue(&client, &unique("slow")).await;
+    let event = std::fs::read_to_string(sample("eventbridge-contact-disconnected.json")).unwrap();
+    client
+        .send_message()
+        .queue_url(&queue)
+        .message_body(event)
+        .send()
+        .await
+        .unwrap();
+
+    // A pipeline that takes 3 s to commit, with a 1 s visibility timeout: without the
+    // source extending the visibility, the message would be received (and delivered)
+    // again meanwhile.
+    let (tx, mut rx) = switchboard_io::delivery::channel(4);
+    let deliveries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let consumer = tokio::spawn({
+        let deliveries = std::sync::Arc::clone(&deliveries);
+        async move {
+            while let Some(mut d) = rx.recv().await {
+                deliveries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let ack = d.ack.take().unwrap();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    ack.send(Ok(()));
+                });
+            }
+        }
+    });
+    let (stop, shutdown) = watch::channel(false);
+    let config = SqsConfig {
+        wait_time_secs: 1,
+        visibility_timeout_secs: 1,
+        aws: moto.aws(),
+        ..SqsConfig::new(queue.clone())
+    };
+    let source = tokio::spawn(sqs::run(config, SourceContext::new(tx, shutdown)));
+    let started = std::time::Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(30), "not deleted");
+        if deliveries.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && remaining(&client, &queue).await == 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(true).unwrap();
+    source.await.unwrap().unwrap();
+    consumer.await.unwrap();
+    assert_eq!(
+        deliveries.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "delivered once: hidden while its commit was awaited"
+    );
+}

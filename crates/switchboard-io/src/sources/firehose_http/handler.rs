@@ -170,6 +170,10 @@ impl Endpoint {
             Ok(r) => r,
             Err(e) => return (header_id, Err(e)),
         };
+        if request.request_id.is_empty() {
+            let e = RequestError::Malformed("requestId is empty".into());
+            return (header_id, Err(e));
+        }
         let id = match header_id {
             Some(h) if h != request.request_id => {
                 let e = RequestError::RequestIdMismatch {

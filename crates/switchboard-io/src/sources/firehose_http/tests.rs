@@ -234,6 +234,18 @@ async fn bad_requests_get_4xx() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(json["requestId"], "m", "the header's id is echoed");
 
+    let req = Request::post("/firehose")
+        .header(ACCESS_KEY_HEADER, KEY)
+        .body(Body::from(body_of("", &[&ctr()])))
+        .unwrap();
+    let (status, _, json) = call(&h.router, req).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an empty request id would collide"
+    );
+    assert!(json["errorMessage"].as_str().unwrap().contains("empty"));
+
     let (status, _, json) = call(&h.router, post("header-id", body_of("body-id", &[]))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(json["errorMessage"].as_str().unwrap().contains("differ"));
