@@ -154,9 +154,10 @@ start_servers() {
   servers_log "moto on 127.0.0.1:$port"
 
   # kinesalite's command line listens on every address: start it through its library.
+  # Its default limit of 10 open shards per account is shared by every test's streams.
   port=$(servers_free_port)
   servers_spawn kinesalite node -e \
-    'require(process.argv[1])().listen(+process.argv[2], "127.0.0.1")' \
+    'require(process.argv[1])({shardLimit: 1000}).listen(+process.argv[2], "127.0.0.1")' \
     "$SERVERS_TOOLS/servers/node_modules/kinesalite" "$port"
   servers_wait_port "$port" kinesalite
   export SWITCHBOARD_TEST_KINESALITE_URL="http://127.0.0.1:$port"

@@ -1,5 +1,8 @@
 //! What a source hands the pipeline, and how the pipeline says it is safely stored.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use switchboard_model::decode::{DecodeError, Decoded};
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,6 +20,45 @@ pub struct Delivery {
     /// Fired after the commit that includes these records, or with the reason they
     /// could not be stored.
     pub ack: Option<Ack>,
+    /// For sources whose partitions move between workers (Kinesis shards under leases):
+    /// which partition, held since when. `None` for every other source.
+    pub partition: Option<Partition>,
+}
+
+/// A partition of a source that several `switchboard run` workers share, one at a time
+/// (a Kinesis shard under a lease), as this worker currently holds it.
+///
+/// Agent events are partitioned by agent, so while a worker holds a partition it is the
+/// only one applying those agents' events. But when a partition moves to this worker,
+/// another worker may have applied (and stored) events of its agents since this worker's
+/// engine last saw them: the engine's copy is stale. So, for each `(key, epoch)` it has
+/// not seen before, the pipeline reloads from the shared store the state of every agent
+/// (and contact) before it applies that agent's first record from the partition in that
+/// epoch. The replay from the lease's checkpoint is then deduplicated against the stored
+/// state.
+#[derive(Debug, Clone)]
+pub struct Partition {
+    /// `kinesis:<stream>/<shard>`.
+    pub key: String,
+    /// Changes (grows) each time this worker acquires the partition again.
+    pub epoch: u64,
+    /// Set once the worker lost the partition: deliveries not applied yet are dropped
+    /// (and their acknowledgement fails), because the new owner reads them again.
+    pub revoked: Arc<AtomicBool>,
+}
+
+impl Partition {
+    pub fn new(key: impl Into<String>, epoch: u64) -> Self {
+        Self {
+            key: key.into(),
+            epoch,
+            revoked: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn is_revoked(&self) -> bool {
+        self.revoked.load(Ordering::SeqCst)
+    }
 }
 
 /// The sending half of an acknowledgement.
@@ -49,6 +91,7 @@ impl Delivery {
             items,
             position: None,
             ack: None,
+            partition: None,
         }
     }
 
@@ -64,6 +107,7 @@ impl Delivery {
                 items,
                 position: None,
                 ack: Some(ack),
+                partition: None,
             },
             rx,
         )

@@ -11,12 +11,15 @@
 //! - [`delivery`]: the contract;
 //! - [`aws`]: the AWS client configuration every AWS source shares;
 //! - [`context`]: what every source is given (the delivery channel, the shutdown signal);
+//! - [`leases`]: the DynamoDB lease table (KCL schema) that shares Kinesis shards
+//!   between workers;
 //! - `sources/`: one module per source.
 
 pub mod aws;
 pub mod context;
 pub mod delivery;
+pub mod leases;
 pub mod sources;
 
 pub use context::SourceContext;
-pub use delivery::{Ack, AckError, Delivery, DeliveryReceiver, DeliverySender};
+pub use delivery::{Ack, AckError, Delivery, DeliveryReceiver, DeliverySender, Partition};

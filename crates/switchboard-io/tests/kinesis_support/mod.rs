@@ -1,0 +1,254 @@
+//! What the Kinesis source's integration tests share: kinesalite and dynalite (the
+//! servers scripts/servers.sh starts and names in `SWITCHBOARD_TEST_KINESALITE_URL` and
+//! `SWITCHBOARD_TEST_DYNALITE_URL`, or, without them, our own from
+//! `.tools/servers/node_modules`, which exit with the test process), SDK clients for them,
+//! and streams to put records into, split and merge.
+
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_kinesis::config::Credentials;
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::{PutRecordsRequestEntry, StreamStatus};
+use switchboard_io::aws::AwsConfig;
+
+/// Base URLs of kinesalite and dynalite.
+#[derive(Debug, Clone)]
+pub struct Servers {
+    pub kinesis: String,
+    pub dynamo: String,
+}
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// Starts a Node server from `.tools/servers/node_modules/<module>` (with `options`, a
+/// JSON object) on 127.0.0.1; it exits when this process does (it watches its parent).
+fn spawn_node(module: &str, options: &str) -> String {
+    static CHILDREN: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+    let dir = workspace().join(".tools/servers/node_modules").join(module);
+    assert!(
+        dir.join("package.json").exists(),
+        "{module} not found in {}: run `source scripts/servers.sh && install_servers` (or \
+         set SWITCHBOARD_TEST_KINESALITE_URL and SWITCHBOARD_TEST_DYNALITE_URL)",
+        dir.display()
+    );
+    let port = free_port();
+    let script = "const [m, options, port, parent] = process.argv.slice(1);\
+        require(m)(JSON.parse(options)).listen(+port, '127.0.0.1');\
+        setInterval(() => { try { process.kill(+parent, 0) } catch (e) { process.exit(0) } }, 500);";
+    let child = Command::new("node")
+        .args(["-e", script])
+        .arg(&dir)
+        .arg(options)
+        .arg(port.to_string())
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start node for {module}: {e}"));
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(child);
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{module} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The servers, started once per test process when the environment names none.
+pub fn servers() -> Servers {
+    static SERVERS: OnceLock<Servers> = OnceLock::new();
+    SERVERS
+        .get_or_init(|| {
+            let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+            Servers {
+                kinesis: env("SWITCHBOARD_TEST_KINESALITE_URL")
+                    .unwrap_or_else(|| spawn_node("kinesalite", r#"{"shardLimit": 1000}"#)),
+                dynamo: env("SWITCHBOARD_TEST_DYNALITE_URL")
+                    .unwrap_or_else(|| spawn_node("dynalite", "{}")),
+            }
+        })
+        .clone()
+}
+
+/// A name no other test (or earlier run against the same servers) uses.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{nanos:09}", std::process::id())
+}
+
+async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await
+}
+
+pub async fn kinesis_client(s: &Servers) -> aws_sdk_kinesis::Client {
+    aws_sdk_kinesis::Client::new(&sdk(&s.kinesis).await)
+}
+
+pub async fn dynamo_client(s: &Servers) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk(&s.dynamo).await)
+}
+
+/// An `AwsConfig` for a spawned process (credentials go in its environment).
+pub fn aws_config(endpoint: &str) -> AwsConfig {
+    AwsConfig {
+        region: Some("us-east-1".into()),
+        profile: None,
+        endpoint_url: Some(endpoint.into()),
+    }
+}
+
+/// Waits until the stream is ACTIVE (kinesalite takes half a second after a change).
+pub async fn wait_active(k: &aws_sdk_kinesis::Client, stream: &str) {
+    let started = Instant::now();
+    loop {
+        let out = k
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await
+            .expect("DescribeStreamSummary");
+        let status = out
+            .stream_description_summary()
+            .map(|s| s.stream_status().clone());
+        if status == Some(StreamStatus::Active) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "stream {stream} not ACTIVE"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn create_stream(k: &aws_sdk_kinesis::Client, stream: &str, shards: i32) {
+    k.create_stream()
+        .stream_name(stream)
+        .shard_count(shards)
+        .send()
+        .await
+        .expect("CreateStream");
+    wait_active(k, stream).await;
+}
+
+/// Deletes a stream (kinesalite counts every open shard against one account limit).
+pub async fn delete_stream(k: &aws_sdk_kinesis::Client, stream: &str) {
+    let _ = k.delete_stream().stream_name(stream).send().await;
+}
+
+/// Puts `(partition key, data)` records in order, in batches of up to 500.
+pub async fn put(k: &aws_sdk_kinesis::Client, stream: &str, records: &[(String, Vec<u8>)]) {
+    for chunk in records.chunks(500) {
+        let entries = chunk
+            .iter()
+            .map(|(key, data)| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(key)
+                    .data(Blob::new(data.clone()))
+                    .build()
+                    .expect("entry")
+            })
+            .collect();
+        let out = k
+            .put_records()
+            .stream_name(stream)
+            .set_records(Some(entries))
+            .send()
+            .await
+            .expect("PutRecords");
+        assert_eq!(out.failed_record_count(), Some(0), "PutRecords failures");
+    }
+}
+
+/// The open shards, by starting hash key: `(id, starting hash key, ending hash key)`.
+pub async fn open_shards(k: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, u128, u128)> {
+    let out = k
+        .list_shards()
+        .stream_name(stream)
+        .send()
+        .await
+        .expect("ListShards");
+    let mut open: Vec<(String, u128, u128)> = out
+        .shards()
+        .iter()
+        .filter(|s| {
+            s.sequence_number_range()
+                .and_then(|r| r.ending_sequence_number())
+                .is_none()
+        })
+        .map(|s| {
+            let r = s.hash_key_range().expect("hash key range");
+            (
+                s.shard_id().to_string(),
+                r.starting_hash_key().parse().expect("start"),
+                r.ending_hash_key().parse().expect("end"),
+            )
+        })
+        .collect();
+    open.sort_by_key(|s| s.1);
+    open
+}
+
+/// Splits an open shard in the middle of its hash range.
+pub async fn split(k: &aws_sdk_kinesis::Client, stream: &str, shard: &str, start: u128, end: u128) {
+    let middle = start + (end - start) / 2 + 1;
+    k.split_shard()
+        .stream_name(stream)
+        .shard_to_split(shard)
+        .new_starting_hash_key(middle.to_string())
+        .send()
+        .await
+        .expect("SplitShard");
+    wait_active(k, stream).await;
+}
+
+/// Merges two adjacent open shards.
+pub async fn merge(k: &aws_sdk_kinesis::Client, stream: &str, a: &str, b: &str) {
+    k.merge_shards()
+        .stream_name(stream)
+        .shard_to_merge(a)
+        .adjacent_shard_to_merge(b)
+        .send()
+        .await
+        .expect("MergeShards");
+    wait_active(k, stream).await;
+}
+
+/// Waits (up to `limit`) until `done`, polling every 50 ms.
+pub async fn eventually(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
