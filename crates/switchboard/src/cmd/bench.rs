@@ -40,6 +40,8 @@ enum What {
     Replay(ReplayArgs),
     /// Latency from a record entering the engine to its push on the live feed.
     Latency(super::bench_latency::Args),
+    /// Firehose HTTP endpoint requests per second and latency percentiles under wrk.
+    Firehose(super::bench_firehose::Args),
 }
 
 #[derive(clap::Args)]
@@ -73,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Replay(a) => bench_replay(a),
         What::Latency(a) => super::bench_latency::run(a),
+        What::Firehose(a) => super::bench_firehose::run(a),
     }
 }
 

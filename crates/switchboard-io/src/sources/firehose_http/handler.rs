@@ -16,7 +16,8 @@ use tokio::time::Instant;
 
 use super::requests::RequestLog;
 use super::{
-    Settings, ACCESS_KEY_HEADER, PROTOCOL_VERSION_HEADER, REQUEST_ID_HEADER, SOURCE_ARN_HEADER,
+    Settings, ACCESS_KEY_HEADER, COMMON_ATTRIBUTES_HEADER, PROTOCOL_VERSION_HEADER,
+    REQUEST_ID_HEADER, SOURCE_ARN_HEADER,
 };
 use crate::context::SourceContext;
 use crate::delivery::Delivery;
@@ -116,7 +117,17 @@ pub(super) async fn handle(
     let request_id = request_id.unwrap_or_default();
     match outcome {
         Ok(Outcome::Stored { records, errors }) => {
-            tracing::debug!(request_id, records, errors, "firehose request stored");
+            // Common attributes are the delivery stream's own labels: logged, not stored.
+            let source_arn = header_str(&headers, SOURCE_ARN_HEADER).unwrap_or("");
+            let attributes = header_str(&headers, COMMON_ATTRIBUTES_HEADER).unwrap_or("");
+            tracing::debug!(
+                request_id,
+                records,
+                errors,
+                source_arn,
+                attributes,
+                "firehose request stored"
+            );
             respond(StatusCode::OK, request_id, None)
         }
         Ok(Outcome::Retry) => {
