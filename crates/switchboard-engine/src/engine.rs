@@ -503,6 +503,16 @@ impl Engine {
         std::mem::take(&mut self.changes)
     }
 
+    /// Replaces what the engine knows of one agent with `state`, read back from a store
+    /// other workers write too: when a Kinesis shard moves to this worker, another may
+    /// have applied that shard's agents' events since this engine last saw them.
+    pub fn replace_agent(&mut self, mut state: AgentState) {
+        // Derived, so derived again (as in `restore`).
+        state.effective = state.compute_effective();
+        self.agents
+            .insert(state.agent_arn.clone(), Box::new(state));
+    }
+
     pub fn agent(&self, arn: &str) -> Option<&AgentState> {
         self.agents.get(arn).map(|b| &**b)
     }

@@ -2,6 +2,7 @@
 //! library crate; this file only routes subcommands to them.
 
 mod cmd;
+mod config;
 mod inputs;
 mod pipeline;
 
@@ -33,6 +34,10 @@ enum Command {
     Report(cmd::report::Args),
     /// Measure throughput and memory (`bench replay`).
     Bench(cmd::bench::Args),
+    /// Run the service from a config file: sources, engine, store, dashboard and API.
+    Run(cmd::run::Args),
+    /// Check a config file without starting anything; print every problem.
+    Validate(cmd::validate::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +50,8 @@ fn main() -> ExitCode {
         Command::Replay(args) => cmd::replay::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Validate(args) => cmd::validate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -35,8 +35,11 @@ pub struct Pipeline {
     engine: Arc<Mutex<Engine>>,
     store: Box<dyn Store>,
     pending: Changes,
-    /// Input positions, saved with every commit (sources that resume set them).
+    /// Input positions as of the last commit plus those moved since.
     positions: Positions,
+    /// Positions moved since the last commit: only these are written, so a worker never
+    /// writes back another worker's position it loaded at start.
+    moved: Positions,
     hooks: Vec<PublishHook>,
     commit_every: Duration,
     last_commit: Instant,
@@ -58,6 +61,7 @@ impl Pipeline {
             store,
             pending: Changes::default(),
             positions: loaded.positions,
+            moved: Positions::new(),
             hooks: Vec::new(),
             commit_every: Duration::from_secs(1),
             last_commit: Instant::now(),
@@ -72,6 +76,32 @@ impl Pipeline {
 
     pub fn stats(&self) -> PipelineStats {
         self.stats
+    }
+
+    /// Input positions as of the last commit, with those moved since.
+    pub fn positions(&self) -> &Positions {
+        &self.positions
+    }
+
+    /// Records how far an input was read; saved by the next commit, together with the
+    /// records applied before it.
+    pub fn set_position(&mut self, source: String, position: String) {
+        self.positions.insert(source.clone(), position.clone());
+        self.moved.insert(source, position);
+    }
+
+    /// Reloads one agent's state from the store into the engine, if the store has it
+    /// (another worker sharing the store may have moved it on; see
+    /// `switchboard_io::delivery::Partition`).
+    pub fn refresh_agent(&mut self, agent_arn: &str) -> anyhow::Result<()> {
+        let stored = self
+            .store
+            .agent(agent_arn)
+            .with_context(|| format!("cannot read agent {agent_arn} from the store"))?;
+        if let Some(state) = stored {
+            lock(&self.engine).replace_agent(state);
+        }
+        Ok(())
     }
 
     /// Adds a hook called after each applied record with the changes it made.
@@ -126,24 +156,28 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Writes the pending changes, the states they touched and the positions, in one
-    /// transaction.
+    /// Writes the pending changes, the states they touched and the moved positions, in
+    /// one transaction. If the store refuses, nothing is lost: the changes stay pending
+    /// (the engine already holds their effect) and the next commit writes them.
     pub fn commit(&mut self) -> anyhow::Result<()> {
         self.last_commit = Instant::now();
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.moved.is_empty() {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
         let shared = Arc::clone(&self.engine);
         let engine = lock(&shared);
-        let batch = Batch::new(&engine, &pending, &self.positions);
+        let batch = Batch::new(&engine, &pending, &self.moved);
         let started = Instant::now();
         let items = (pending.transitions.len() + pending.records.len() + batch.agents.len()) as u64;
-        self.store
-            .commit(&batch)
-            .inspect_err(|_| telemetry::error(telemetry::error_kind::STORE))
-            .context("cannot commit to the store")?;
+        let result = self.store.commit(&batch);
         drop(engine);
+        if let Err(e) = result {
+            telemetry::error(telemetry::error_kind::STORE);
+            self.pending = pending;
+            return Err(e).context("cannot commit to the store");
+        }
+        self.moved.clear();
         telemetry::store_commit(started.elapsed().as_secs_f64());
         telemetry::events_out(telemetry::sink::STORE, items);
         self.stats.commits += 1;

@@ -7,6 +7,8 @@ pub mod decode;
 pub mod demo;
 pub mod replay;
 pub mod report;
+pub mod run;
 pub mod serve_args;
 pub mod simulate;
 pub mod transitions;
+pub mod validate;

@@ -152,10 +152,100 @@ pub fn replay(
 
 /// The name a file's position is saved under: its canonical path, so a resume finds it
 /// whatever spelling of the path it is given.
-fn position_key(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn position_key(path: &Path) -> anyhow::Result<String> {
     let canonical =
         std::fs::canonicalize(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(canonical.display().to_string())
+}
+
+/// What [`read_from`] read.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FileRead {
+    /// Bytes read (compressed size for gzip files).
+    pub bytes: u64,
+    /// Items skipped because `from` covers them.
+    pub resumed_past: u64,
+}
+
+/// Reads the file at `path` from position `from`: every item `from` does not cover goes
+/// to `on_item`, its source offset and line made absolute, with the position the file is
+/// at once that item is applied. `on_item` can stop the reading early with `Break`.
+///
+/// Shared by `replay` and the `files` source of `switchboard run`, so both resume a file
+/// the same way.
+pub(crate) fn read_from(
+    path: &Path,
+    from: Position,
+    decoder: &Decoder,
+    bar: &ProgressBar,
+    mut on_item: impl FnMut(Result<Decoded, DecodeError>, Position) -> anyhow::Result<ControlFlow<()>>,
+) -> anyhow::Result<FileRead> {
+    let name = path.display().to_string();
+    let mut file = File::open(path).with_context(|| format!("cannot open {name}"))?;
+    // A plain file is read from the saved value on; offsets and lines the decoder
+    // reports are then relative to it. A gzip stream cannot be entered midway.
+    let (base_offset, base_line) = match from {
+        Position::At { offset, line, .. } if offset > 0 && !is_gzip(&mut file)? => {
+            let len = file.metadata().map_or(u64::MAX, |m| m.len());
+            if offset > len {
+                bail!(
+                    "{name} is shorter ({len} bytes) than its saved position ({from}): \
+                     was it rewritten? Replay it into a new store"
+                );
+            }
+            file.seek(SeekFrom::Start(offset))
+                .with_context(|| format!("cannot seek in {name}"))?;
+            // Those bytes will not be read: take them off the bar.
+            let total = bar.length().unwrap_or(0);
+            bar.set_length(total.saturating_sub(offset));
+            (offset, line - 1)
+        }
+        _ => (0, 0),
+    };
+    let reader = ProgressReader {
+        inner: file,
+        bar: bar.clone(),
+    };
+    let mut tracker = Tracker::new();
+    let mut failure = None;
+    let mut read = FileRead::default();
+    let stats = decoder.decode_reader(Some(&name), reader, &mut |item| {
+        let source = match &item {
+            Ok(d) => &d.source,
+            Err(e) => &e.source,
+        };
+        let offset = source.offset.map(|o| o + base_offset);
+        let line = source.line.map(|l| l + base_line);
+        let (value, index) = tracker.next(offset, line);
+        if from.covers(value, index) {
+            read.resumed_past += 1;
+            return ControlFlow::Continue(());
+        }
+        let item = match item {
+            Ok(mut d) => {
+                d.source.offset = offset;
+                d.source.line = line;
+                Ok(d)
+            }
+            Err(mut e) => {
+                e.source.offset = offset;
+                e.source.line = line;
+                Err(e)
+            }
+        };
+        match on_item(item, tracker.position()) {
+            Ok(flow) => flow,
+            Err(e) => {
+                failure = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    read.bytes = stats.bytes;
+    Ok(read)
 }
 
 fn progress_bar(wanted: bool, total: u64) -> ProgressBar {
@@ -187,82 +277,25 @@ struct Replayer<'s> {
 
 impl Replayer<'_> {
     fn replay_file(&mut self, path: &Path, key: &str, from: Position) -> anyhow::Result<()> {
-        let name = path.display().to_string();
-        let mut file = File::open(path).with_context(|| format!("cannot open {name}"))?;
-        // A plain file is read from the saved value on; offsets and lines the decoder
-        // reports are then relative to it. A gzip stream cannot be entered midway.
-        let (base_offset, base_line) = match from {
-            Position::At { offset, line, .. } if offset > 0 && !is_gzip(&mut file)? => {
-                let len = file.metadata().map_or(u64::MAX, |m| m.len());
-                if offset > len {
-                    bail!(
-                        "{name} is shorter ({len} bytes) than its saved position ({from}): \
-                         was it rewritten? Replay it into a new store"
-                    );
-                }
-                file.seek(SeekFrom::Start(offset))
-                    .with_context(|| format!("cannot seek in {name}"))?;
-                // Those bytes will not be read: take them off the bar.
-                let total = self.bar.length().unwrap_or(0);
-                self.bar.set_length(total.saturating_sub(offset));
-                (offset, line - 1)
-            }
-            _ => (0, 0),
-        };
-        let reader = ProgressReader {
-            inner: file,
-            bar: self.bar.clone(),
-        };
-        let mut tracker = Tracker::new();
-        let mut failure = None;
+        let bar = self.bar.clone();
         let decoder = self.decoder.clone();
-        let stats = decoder.decode_reader(Some(&name), reader, &mut |item| {
-            let source = match &item {
-                Ok(d) => &d.source,
-                Err(e) => &e.source,
-            };
-            let offset = source.offset.map(|o| o + base_offset);
-            let line = source.line.map(|l| l + base_line);
-            let (value, index) = tracker.next(offset, line);
-            if from.covers(value, index) {
-                self.summary.resumed_past += 1;
-                return ControlFlow::Continue(());
+        let read = read_from(path, from, &decoder, &bar, |item, position| {
+            match item {
+                Ok(decoded) => self.apply(&decoded),
+                Err(e) => self.bad(&e)?,
             }
-            let done = match item {
-                Ok(decoded) => {
-                    self.apply(&decoded);
-                    Ok(())
-                }
-                Err(mut e) => {
-                    e.source.offset = offset;
-                    e.source.line = line;
-                    self.bad(&e)
-                }
-            };
-            let done = done.and_then(|()| {
-                self.since_commit += 1;
-                if self.since_commit < self.batch {
-                    return Ok(());
-                }
-                self.pending
-                    .insert(key.to_owned(), tracker.position().to_string());
-                self.commit()
-            });
-            match done {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    failure = Some(e);
-                    ControlFlow::Break(())
-                }
+            self.since_commit += 1;
+            if self.since_commit >= self.batch {
+                self.pending.insert(key.to_owned(), position.to_string());
+                self.commit()?;
             }
-        });
-        if let Some(e) = failure {
-            return Err(e);
-        }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        self.summary.resumed_past += read.resumed_past;
         self.pending
             .insert(key.to_owned(), Position::Done.to_string());
         self.summary.files += 1;
-        self.summary.bytes += stats.bytes;
+        self.summary.bytes += read.bytes;
         Ok(())
     }
 

@@ -1,0 +1,606 @@
+//! The pipeline thread of `switchboard run`: deliveries in, engine, store, acknowledgements
+//! out.
+//!
+//! Sources send [`Delivery`]s into one bounded channel. This thread takes them one by one
+//! and applies their records (the engine, the publish hooks: the dashboard's feed), writes
+//! the items that did not decode to the dead-letter file, and notes their positions and
+//! acknowledgements. It commits when the channel runs dry, when `max_batch_records` are
+//! pending, or `commit_interval` after the last commit; after the commit it fires the
+//! acknowledgements of every delivery the commit included, so a source checkpoints (a
+//! Kinesis lease moves, Firehose gets its 200, an SQS message is deleted) only what is
+//! durable. If the commit fails they are failed with the reason, the changes stay pending
+//! for the next commit, and the sources deliver again (the engine drops what it already
+//! applied).
+//!
+//! Deliveries of a partition shared by workers (a Kinesis shard under a lease) carry a
+//! [`Partition`]: the first time an agent appears in a partition's new epoch (the shard
+//! just moved here), its state is reloaded from the store, where the previous owner left
+//! it; deliveries of a partition already lost are dropped, their acknowledgement failed.
+//!
+//! The thread is a plain one, not an async task: the stores are synchronous (the
+//! PostgreSQL client runs its own runtime). It waits on the channel through a small
+//! runtime of its own, entered only for that wait.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use switchboard_io::delivery::Partition;
+use switchboard_io::{Ack, AckError, Delivery, DeliveryReceiver};
+use switchboard_model::decode::DecodeError;
+use switchboard_model::{Record, Timestamp};
+use tokio::sync::mpsc::error::TryRecvError;
+
+use crate::pipeline::Pipeline;
+
+/// How often the stop flag is looked at while nothing arrives.
+const IDLE_WAIT: Duration = Duration::from_millis(200);
+/// Bad records logged one by one; the rest are only counted.
+const LOGGED_BAD: u64 = 20;
+
+/// How the thread batches.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub commit_interval: Duration,
+    pub max_batch_records: usize,
+    /// Advance the engine's clocks with the wall clock (alerts fire on time while live).
+    /// Off when only files are read: their alerts follow event time, as in `replay`.
+    pub live_clock: bool,
+}
+
+/// What the thread did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub deliveries: u64,
+    pub records: u64,
+    pub bad: u64,
+    pub commits: u64,
+    pub failed_commits: u64,
+    /// Deliveries dropped because their partition had moved to another worker.
+    pub revoked: u64,
+}
+
+/// The pipeline thread's state.
+pub struct Ingest {
+    pipeline: Pipeline,
+    rx: DeliveryReceiver,
+    settings: Settings,
+    dead_letter: Option<DeadLetters>,
+    /// Set by `run` once the sources are done: drain what is left, commit, return.
+    stop: Arc<AtomicBool>,
+    /// Acknowledgements owed after the next commit.
+    acks: Vec<Ack>,
+    /// Records applied since the last commit.
+    pending: usize,
+    /// Since when records are pending.
+    pending_since: Option<Instant>,
+    /// (partition, epoch, agent) already reloaded from the store.
+    refreshed: HashSet<(String, u64, String)>,
+    last_tick: Instant,
+    summary: Summary,
+}
+
+impl Ingest {
+    pub fn new(
+        pipeline: Pipeline,
+        rx: DeliveryReceiver,
+        settings: Settings,
+        dead_letter: Option<&Path>,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<Self> {
+        let dead_letter = dead_letter.map(DeadLetters::open).transpose()?;
+        Ok(Ingest {
+            pipeline,
+            rx,
+            settings,
+            dead_letter,
+            stop,
+            acks: Vec::new(),
+            pending: 0,
+            pending_since: None,
+            refreshed: HashSet::new(),
+            last_tick: Instant::now(),
+            summary: Summary::default(),
+        })
+    }
+
+    /// Runs until the channel closes (every source gone) or the stop flag is set; makes
+    /// the last commit and fires the last acknowledgements before returning.
+    pub fn run(mut self) -> anyhow::Result<Summary> {
+        let waiter = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .context("cannot start the pipeline's timer")?;
+        loop {
+            let wait = match self.pending_since {
+                Some(since) => self
+                    .settings
+                    .commit_interval
+                    .saturating_sub(since.elapsed())
+                    .min(IDLE_WAIT),
+                None => IDLE_WAIT,
+            };
+            let next = waiter.block_on(async { tokio::time::timeout(wait, self.rx.recv()).await });
+            match next {
+                Ok(Some(delivery)) => {
+                    self.take(delivery);
+                    // Whatever else is already waiting goes into the same commit.
+                    let closed = self.drain();
+                    self.tick();
+                    self.commit();
+                    if closed {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(_elapsed) => {
+                    self.tick();
+                    let due = self
+                        .pending_since
+                        .is_some_and(|s| s.elapsed() >= self.settings.commit_interval);
+                    if due {
+                        self.commit();
+                    }
+                    if self.stop.load(Ordering::Acquire) {
+                        self.drain();
+                        break;
+                    }
+                }
+            }
+        }
+        self.commit();
+        // A delivery that arrives now finds the receiver gone: its source sees the send
+        // fail and does not count it delivered.
+        self.rx.close();
+        while let Ok(d) = self.rx.try_recv() {
+            if let Some(ack) = d.ack {
+                ack.send(Err(AckError("the pipeline stopped".into())));
+            }
+        }
+        tracing::info!(
+            deliveries = self.summary.deliveries,
+            records = self.summary.records,
+            bad = self.summary.bad,
+            commits = self.summary.commits,
+            "pipeline stopped"
+        );
+        Ok(self.summary)
+    }
+
+    /// Takes deliveries already waiting, up to a full batch. True if the channel closed.
+    fn drain(&mut self) -> bool {
+        while self.pending < self.settings.max_batch_records {
+            match self.rx.try_recv() {
+                Ok(d) => self.take(d),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => return true,
+            }
+        }
+        false
+    }
+
+    /// Applies one delivery.
+    fn take(&mut self, delivery: Delivery) {
+        self.summary.deliveries += 1;
+        let Delivery {
+            source,
+            items,
+            position,
+            ack,
+            partition,
+        } = delivery;
+        if let Some(p) = &partition {
+            if p.is_revoked() {
+                self.summary.revoked += 1;
+                if let Some(ack) = ack {
+                    ack.send(Err(AckError(format!(
+                        "{} moved to another worker before this delivery was applied",
+                        p.key
+                    ))));
+                }
+                return;
+            }
+        }
+        for item in items {
+            match item {
+                Ok(decoded) => {
+                    if let Some(p) = &partition {
+                        if let Err(e) = self.refresh(p, &decoded.record) {
+                            // The store is unreachable: apply on what the engine knows;
+                            // the commit will most likely fail too and the delivery come
+                            // again.
+                            tracing::warn!(error = %format!("{e:#}"), "cannot refresh an agent");
+                        }
+                    }
+                    self.pipeline.apply(&decoded.record);
+                    self.summary.records += 1;
+                    self.pending += 1;
+                }
+                Err(e) => self.bad(&source, &e),
+            }
+        }
+        if let Some((input, at)) = position {
+            self.pipeline.set_position(input, at);
+        }
+        if let Some(ack) = ack {
+            self.acks.push(ack);
+        }
+        self.pending_since.get_or_insert_with(Instant::now);
+    }
+
+    /// Reloads the agent of `record` from the store the first time it shows in this
+    /// epoch of partition `p`.
+    fn refresh(&mut self, p: &Partition, record: &Record) -> anyhow::Result<()> {
+        let Record::AgentEvent(event) = record else {
+            return Ok(());
+        };
+        let key = (p.key.clone(), p.epoch, event.agent_arn.clone());
+        if self.refreshed.contains(&key) {
+            return Ok(());
+        }
+        self.pipeline.refresh_agent(&event.agent_arn)?;
+        self.refreshed.insert(key);
+        Ok(())
+    }
+
+    fn bad(&mut self, source: &str, e: &DecodeError) {
+        self.summary.bad += 1;
+        if self.summary.bad <= LOGGED_BAD {
+            tracing::warn!(source, error = %e, "bad record");
+        } else if self.summary.bad == LOGGED_BAD + 1 {
+            tracing::warn!("more bad records: counted, and dead-lettered if configured");
+        }
+        if let Some(dead) = &mut self.dead_letter {
+            if let Err(err) = dead.write(e) {
+                tracing::error!(error = %format!("{err:#}"), "cannot write a dead letter");
+            }
+        }
+        self.pending_since.get_or_insert_with(Instant::now);
+    }
+
+    /// Advances the engine's clocks with the wall clock, about once a second.
+    fn tick(&mut self) {
+        if self.settings.live_clock && self.last_tick.elapsed() >= Duration::from_secs(1) {
+            self.last_tick = Instant::now();
+            self.pipeline.tick(Timestamp::from_millis(now_ms()));
+            self.pending_since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Commits what is pending and settles the acknowledgements it covered.
+    fn commit(&mut self) {
+        if self.pending_since.is_none() && self.acks.is_empty() {
+            return;
+        }
+        // Dead letters first: a committed position never runs ahead of its letters.
+        let flushed = match &mut self.dead_letter {
+            Some(dead) => dead.flush(),
+            None => Ok(()),
+        };
+        let result = flushed.and_then(|()| self.pipeline.commit());
+        let acks = std::mem::take(&mut self.acks);
+        match result {
+            Ok(()) => {
+                self.summary.commits += 1;
+                self.pending = 0;
+                self.pending_since = None;
+                for ack in acks {
+                    ack.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                self.summary.failed_commits += 1;
+                let reason = format!("{e:#}");
+                tracing::error!(error = %reason, "commit failed; the sources will deliver again");
+                // Try again at the next deadline rather than at once.
+                self.pending_since = Some(Instant::now());
+                for ack in acks {
+                    ack.send(Err(AckError(reason.clone())));
+                }
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The dead-letter file: one Firehose error record per line.
+struct DeadLetters {
+    path: String,
+    out: BufWriter<File>,
+}
+
+impl DeadLetters {
+    fn open(path: &Path) -> anyhow::Result<Self> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open dead-letter file {}", path.display()))?;
+        Ok(DeadLetters {
+            path: path.display().to_string(),
+            out: BufWriter::new(file),
+        })
+    }
+
+    fn write(&mut self, e: &DecodeError) -> anyhow::Result<()> {
+        serde_json::to_writer(&mut self.out, &e.to_dead_letter(now_ms()))
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"))
+            .with_context(|| format!("cannot write to dead-letter file {}", self.path))
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        self.out
+            .flush()
+            .with_context(|| format!("cannot write to dead-letter file {}", self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pipeline thread against a real SQLite store, wrapped so a test can make its
+    //! commits fail; deliveries come from the example data.
+
+    use std::ops::ControlFlow;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    use switchboard_engine::{AgentState, Alert, ContactTimeline, EngineConfig};
+    use switchboard_io::delivery::{channel, Partition};
+    use switchboard_model::decode::{Decoded, Decoder, Format};
+    use switchboard_store::{
+        AgentFilter, Batch, ContactDetail, ContactFilter, Loaded, MetricQuery, MetricRow,
+        Positions, SqliteStore, Store, StoreError, TransitionFilter, TransitionRow,
+    };
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    /// An SQLite store whose commits fail while `broken` is set.
+    struct Flaky {
+        inner: SqliteStore,
+        broken: Arc<AtomicBool>,
+    }
+
+    impl Store for Flaky {
+        fn load(&self) -> Result<Loaded, StoreError> {
+            self.inner.load()
+        }
+        fn commit(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(StoreError::Url {
+                    url: "flaky".into(),
+                    reason: "the disk is on fire".into(),
+                });
+            }
+            self.inner.commit(batch)
+        }
+        fn positions(&self) -> Result<Positions, StoreError> {
+            self.inner.positions()
+        }
+        fn agent(&self, arn: &str) -> Result<Option<AgentState>, StoreError> {
+            self.inner.agent(arn)
+        }
+        fn agents(&self, f: &AgentFilter) -> Result<Vec<AgentState>, StoreError> {
+            self.inner.agents(f)
+        }
+        fn contacts(&self, f: &ContactFilter) -> Result<Vec<ContactTimeline>, StoreError> {
+            self.inner.contacts(f)
+        }
+        fn contact(&self, id: &str) -> Result<Option<ContactDetail>, StoreError> {
+            self.inner.contact(id)
+        }
+        fn transitions(&self, f: &TransitionFilter) -> Result<Vec<TransitionRow>, StoreError> {
+            self.inner.transitions(f)
+        }
+        fn metrics(&self, q: &MetricQuery) -> Result<Vec<MetricRow>, StoreError> {
+            self.inner.metrics(q)
+        }
+        fn alerts(&self, active_only: bool) -> Result<Vec<Alert>, StoreError> {
+            self.inner.alerts(active_only)
+        }
+        fn dump(&self) -> Result<String, StoreError> {
+            self.inner.dump()
+        }
+    }
+
+    /// The example's agent events, decoded.
+    fn agent_events() -> Vec<Decoded> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/data/agent-events.ndjson"
+        );
+        let bytes = std::fs::read(path).unwrap();
+        let mut out = Vec::new();
+        Decoder::new(Format::Auto).decode_slice(Some(path), &bytes, &mut |item| {
+            out.push(item.unwrap());
+            ControlFlow::Continue(())
+        });
+        assert!(out.len() > 10);
+        out
+    }
+
+    struct Harness {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+        broken: Arc<AtomicBool>,
+        stop: Arc<AtomicBool>,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("sb.db");
+            Harness {
+                _dir: dir,
+                path,
+                broken: Arc::new(AtomicBool::new(false)),
+                stop: Arc::new(AtomicBool::new(false)),
+            }
+        }
+
+        /// Starts a pipeline thread on the store; returns its sender and thread.
+        fn start(
+            &self,
+        ) -> (
+            switchboard_io::DeliverySender,
+            std::thread::JoinHandle<anyhow::Result<Summary>>,
+        ) {
+            let store = Flaky {
+                inner: SqliteStore::open(&self.path).unwrap(),
+                broken: Arc::clone(&self.broken),
+            };
+            let pipeline = Pipeline::open(Box::new(store), EngineConfig::default()).unwrap();
+            let (tx, rx) = channel(4);
+            let settings = Settings {
+                // Long: commits happen when the channel runs dry, so a test decides when.
+                commit_interval: Duration::from_secs(60),
+                max_batch_records: 1000,
+                live_clock: false,
+            };
+            let ingest = Ingest::new(pipeline, rx, settings, None, Arc::clone(&self.stop)).unwrap();
+            (tx, std::thread::spawn(move || ingest.run()))
+        }
+
+        fn store(&self) -> SqliteStore {
+            SqliteStore::open(&self.path).unwrap()
+        }
+    }
+
+    fn send(
+        tx: &switchboard_io::DeliverySender,
+        items: Vec<Decoded>,
+        partition: Option<Partition>,
+    ) -> oneshot::Receiver<Result<(), AckError>> {
+        let (mut d, ack) = Delivery::acked("test", items.into_iter().map(Ok).collect());
+        d.partition = partition;
+        tx.blocking_send(d).unwrap();
+        ack
+    }
+
+    #[test]
+    fn acknowledges_after_the_commit_and_fails_acks_when_the_store_refuses() {
+        let h = Harness::new();
+        let events = agent_events();
+        let (first, rest) = events.split_at(5);
+        let (tx, thread) = h.start();
+
+        h.broken.store(true, Ordering::SeqCst);
+        let refused = send(&tx, first.to_vec(), None).blocking_recv().unwrap();
+        let reason = refused.unwrap_err().0;
+        assert!(reason.contains("the disk is on fire"), "{reason}");
+        assert!(h.store().agents(&AgentFilter::default()).unwrap().is_empty());
+
+        // The store is back: the first records' changes were kept pending, so the next
+        // commit writes them with the rest, and the re-sent copies change nothing.
+        h.broken.store(false, Ordering::SeqCst);
+        send(&tx, first.to_vec(), None)
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        send(&tx, rest.to_vec(), None)
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        drop(tx);
+        let summary = thread.join().unwrap().unwrap();
+        assert_eq!(summary.failed_commits, 1);
+
+        // Exactly what one replay of the same events stores.
+        let dir = tempfile::tempdir().unwrap();
+        let mut once = SqliteStore::open(&dir.path().join("once.db")).unwrap();
+        let mut engine = switchboard_engine::Engine::new(EngineConfig::default());
+        for e in &events {
+            engine.apply(&e.record);
+        }
+        let changes = engine.take_changes();
+        once.commit(&Batch::new(&engine, &changes, &Positions::new()))
+            .unwrap();
+        let strip_meta = |dump: String| {
+            // Counters differ: the re-sent copies were counted as duplicates.
+            dump.lines()
+                .filter(|l| !l.starts_with("1\t{"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            strip_meta(h.store().dump().unwrap()),
+            strip_meta(once.dump().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_revoked_partition_is_not_applied_and_a_new_epoch_reloads_its_agents() {
+        let h = Harness::new();
+        let events = agent_events();
+        let arn = match &events[0].record {
+            Record::AgentEvent(e) => e.agent_arn.clone(),
+            _ => unreachable!(),
+        };
+        let (tx, thread) = h.start();
+
+        let lost = Partition::new("kinesis:agents/shardId-0", 1);
+        lost.revoked.store(true, Ordering::SeqCst);
+        let refused = send(&tx, events[..3].to_vec(), Some(lost))
+            .blocking_recv()
+            .unwrap();
+        assert!(refused.unwrap_err().0.contains("another worker"));
+
+        // Another worker stores a newer state of the agent meanwhile.
+        let mut other = h.store();
+        let mut engine = switchboard_engine::Engine::new(EngineConfig::default());
+        for e in &events {
+            engine.apply(&e.record);
+        }
+        let changes = engine.take_changes();
+        other
+            .commit(&Batch::new(&engine, &changes, &Positions::new()))
+            .unwrap();
+        let theirs = engine.agent(&arn).unwrap().clone();
+
+        // The shard comes here (epoch 2): its first record is checked against the stored
+        // state, so the other worker's events are not applied twice.
+        let here = Partition::new("kinesis:agents/shardId-0", 2);
+        send(&tx, events.clone(), Some(here))
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        drop(tx);
+        let summary = thread.join().unwrap().unwrap();
+        assert_eq!(summary.revoked, 1);
+        let stored = h.store().agent(&arn).unwrap().unwrap();
+        assert_eq!(stored.last_event_at, theirs.last_event_at);
+        let transitions = h
+            .store()
+            .transitions(&TransitionFilter::default())
+            .unwrap();
+        assert_eq!(
+            transitions.len(),
+            changes.transitions.len(),
+            "nothing derived twice"
+        );
+    }
+
+    #[test]
+    fn stops_when_told_and_fails_what_it_did_not_take() {
+        let h = Harness::new();
+        let (tx, thread) = h.start();
+        h.stop.store(true, Ordering::SeqCst);
+        let summary = thread.join().unwrap().unwrap();
+        assert_eq!(summary, Summary::default());
+        let (d, ack) = Delivery::acked("late", vec![]);
+        // The receiver is gone: the source sees its send fail.
+        assert!(tx.blocking_send(d).is_err());
+        assert!(ack.blocking_recv().is_err(), "never acknowledged as stored");
+    }
+}

@@ -1,0 +1,81 @@
+//! The problems found in a config file, each with the key it is about, printed one per
+//! line as `FILE: KEY: MESSAGE` (the form compilers use, so editors can jump to them).
+
+use std::fmt;
+
+/// One problem: the dotted path of the key (`sources[1].stream`, empty for the file as a
+/// whole) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every problem found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems {
+    /// The file, as given on the command line.
+    pub file: String,
+    pub list: Vec<Problem>,
+}
+
+impl Problems {
+    pub fn new(file: &str) -> Self {
+        Problems {
+            file: file.to_owned(),
+            list: Vec::new(),
+        }
+    }
+
+    pub fn one(file: &str, problem: Problem) -> Self {
+        Problems {
+            file: file.to_owned(),
+            list: vec![problem],
+        }
+    }
+
+    pub fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.list.push(Problem::new(key, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.list {
+            if p.key.is_empty() {
+                writeln!(f, "{}: {}", self.file, p.message)?;
+            } else {
+                writeln!(f, "{}: {}: {}", self.file, p.key, p.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// `prefix.key`, or `key` alone at the top.
+pub fn join(prefix: &str, key: &str) -> String {
+    match (prefix.is_empty(), key.is_empty()) {
+        (true, _) => key.to_owned(),
+        (_, true) => prefix.to_owned(),
+        _ => format!("{prefix}.{key}"),
+    }
+}
