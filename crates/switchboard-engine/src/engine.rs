@@ -509,8 +509,7 @@ impl Engine {
     pub fn replace_agent(&mut self, mut state: AgentState) {
         // Derived, so derived again (as in `restore`).
         state.effective = state.compute_effective();
-        self.agents
-            .insert(state.agent_arn.clone(), Box::new(state));
+        self.agents.insert(state.agent_arn.clone(), Box::new(state));
     }
 
     pub fn agent(&self, arn: &str) -> Option<&AgentState> {

@@ -75,7 +75,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         i.bad,
         i.commits,
         i.failed_commits,
-        if outcome.failed { "; a source failed" } else { "" }
+        if outcome.failed {
+            "; a source failed"
+        } else {
+            ""
+        }
     );
     Ok(if outcome.failed {
         ExitCode::FAILURE
@@ -216,8 +220,12 @@ async fn supervise(
                 let saved = saved.clone();
                 tasks.spawn_blocking(move || {
                     let result = files::run(&f, &saved, &ctx).map(|s| {
-                        tracing::info!(files = s.files, already_done = s.already_done,
-                            items = s.items, "files source finished");
+                        tracing::info!(
+                            files = s.files,
+                            already_done = s.already_done,
+                            items = s.items,
+                            "files source finished"
+                        );
                     });
                     (name, result)
                 });

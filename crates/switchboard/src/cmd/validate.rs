@@ -47,11 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Err(problems) => {
             eprint!("{problems}");
-            eprintln!(
-                "{} problem(s) in {}",
-                problems.len(),
-                args.config.display()
-            );
+            eprintln!("{} problem(s) in {}", problems.len(), args.config.display());
             Ok(ExitCode::FAILURE)
         }
     }

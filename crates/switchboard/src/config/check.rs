@@ -196,15 +196,21 @@ fn check_pipeline(p: &PipelineConfig, problems: &mut Problems) {
     };
     range("channel_capacity", p.channel_capacity as u64, 1, 100_000);
     range("commit_interval_ms", p.commit_interval_ms, 10, 60_000);
-    range("max_batch_records", p.max_batch_records as u64, 1, 1_000_000);
+    range(
+        "max_batch_records",
+        p.max_batch_records as u64,
+        1,
+        1_000_000,
+    );
     range("shutdown_timeout_secs", p.shutdown_timeout_secs, 1, 600);
 }
 
 fn check_aws(aws: &AwsConfig, key: &str, problems: &mut Problems) {
     if let Some(url) = &aws.endpoint_url {
-        let ok = ["http://", "https://"]
-            .iter()
-            .any(|scheme| url.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty()));
+        let ok = ["http://", "https://"].iter().any(|scheme| {
+            url.strip_prefix(scheme)
+                .is_some_and(|rest| !rest.is_empty())
+        });
         if !ok {
             problems.push(
                 join(key, "endpoint_url"),

@@ -247,11 +247,7 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
             }
             let before = &text[..start];
             let line = before.matches('\n').count() + 1;
-            let column = before
-                .rsplit('\n')
-                .next()
-                .map_or(0, |l| l.chars().count())
-                + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             format!("not valid TOML at line {line}, column {column}: {message}")
         }
         None => format!("not valid TOML: {message}"),

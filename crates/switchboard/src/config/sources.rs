@@ -34,7 +34,13 @@ pub enum SourceConfig {
 }
 
 /// The `type` names, in the order the docs list them.
-pub const TYPES: &[&str] = &["kinesis", "firehose_http", "eventbridge_http", "sqs", "files"];
+pub const TYPES: &[&str] = &[
+    "kinesis",
+    "firehose_http",
+    "eventbridge_http",
+    "sqs",
+    "files",
+];
 
 impl SourceConfig {
     /// A short description for logs: type and what it reads.
@@ -131,7 +137,10 @@ pub fn parse_source(
         other => {
             problems.push(
                 join(path, "type"),
-                format!("unknown source type {other:?}, expected one of {}", TYPES.join(", ")),
+                format!(
+                    "unknown source type {other:?}, expected one of {}",
+                    TYPES.join(", ")
+                ),
             );
             None
         }

@@ -104,7 +104,10 @@ fn every_unknown_key_is_named_with_its_path() {
         ],
         "{p}"
     );
-    assert!(p.list.iter().all(|p| p.message.starts_with("unknown key")), "{p}");
+    assert!(
+        p.list.iter().all(|p| p.message.starts_with("unknown key")),
+        "{p}"
+    );
     // The message says what is expected instead.
     let urll = p.list.iter().find(|p| p.key == "store.urll").unwrap();
     assert!(urll.message.contains("url"), "{}", urll.message);
@@ -244,7 +247,10 @@ fn the_sources_own_checks_are_reported_under_their_key() {
         "{p}"
     );
     let text = p.to_string();
-    assert!(text.contains("test.toml: sources[1]: batch_size must be 1 to 10"), "{text}");
+    assert!(
+        text.contains("test.toml: sources[1]: batch_size must be 1 to 10"),
+        "{text}"
+    );
     assert!(text.contains("allow_unauthenticated"), "{text}");
 }
 
@@ -324,7 +330,10 @@ fn problems_print_one_per_line_with_file_and_key() {
     let text = p.to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines.iter().all(|l| l.starts_with("test.toml: store.")), "{text}");
+    assert!(
+        lines.iter().all(|l| l.starts_with("test.toml: store.")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! two deliveries when shutdown is signalled.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{bail, Context};
@@ -71,7 +71,7 @@ pub fn run(
 
 /// Delivers one file; `Break` if shutdown came first.
 fn read_file(
-    path: &PathBuf,
+    path: &Path,
     key: &str,
     from: Position,
     decoder: &Decoder,
@@ -93,17 +93,21 @@ fn read_file(
         }
         Ok(true)
     };
-    read_from(path, from, decoder, &ProgressBar::hidden(), |item, position| {
-        chunk.push(item);
-        items += 1;
-        if chunk.len() >= batch {
-            if !send(std::mem::take(&mut chunk), position)? {
+    read_from(
+        path,
+        from,
+        decoder,
+        &ProgressBar::hidden(),
+        |item, position| {
+            chunk.push(item);
+            items += 1;
+            if chunk.len() >= batch && !send(std::mem::take(&mut chunk), position)? {
                 stopped = true;
                 return Ok(ControlFlow::Break(()));
             }
-        }
-        Ok(ControlFlow::Continue(()))
-    })?;
+            Ok(ControlFlow::Continue(()))
+        },
+    )?;
     if stopped {
         return Ok(ControlFlow::Break(()));
     }

@@ -499,7 +499,11 @@ mod tests {
         let refused = send(&tx, first.to_vec(), None).blocking_recv().unwrap();
         let reason = refused.unwrap_err().0;
         assert!(reason.contains("the disk is on fire"), "{reason}");
-        assert!(h.store().agents(&AgentFilter::default()).unwrap().is_empty());
+        assert!(h
+            .store()
+            .agents(&AgentFilter::default())
+            .unwrap()
+            .is_empty());
 
         // The store is back: the first records' changes were kept pending, so the next
         // commit writes them with the rest, and the re-sent copies change nothing.
@@ -580,10 +584,7 @@ mod tests {
         assert_eq!(summary.revoked, 1);
         let stored = h.store().agent(&arn).unwrap().unwrap();
         assert_eq!(stored.last_event_at, theirs.last_event_at);
-        let transitions = h
-            .store()
-            .transitions(&TransitionFilter::default())
-            .unwrap();
+        let transitions = h.store().transitions(&TransitionFilter::default()).unwrap();
         assert_eq!(
             transitions.len(),
             changes.transitions.len(),
