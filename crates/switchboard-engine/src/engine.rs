@@ -512,6 +512,33 @@ impl Engine {
         self.agents.insert(state.agent_arn.clone(), Box::new(state));
     }
 
+    /// Takes from `stored` (a contact's timeline read back from a store other workers
+    /// write too) what it knows of the contact's *record* that this engine does not: the
+    /// newest record's time and metric contribution, the phase it implies, the triggers
+    /// it fired. When a Kinesis shard of contact records moves to this worker, another
+    /// worker may have applied records of its contacts since this engine last saw them;
+    /// without this their replay from the lease checkpoint would count their metrics
+    /// again. The rest of the timeline (fed by agent events, possibly not committed yet)
+    /// stays as this engine has it.
+    pub fn adopt_contact_record(&mut self, stored: &ContactTimeline) {
+        let Some(stored_at) = stored.record_updated_at else {
+            return;
+        };
+        let Some(mine) = self.contacts.get_mut(&stored.contact_id) else {
+            self.contacts
+                .insert(stored.contact_id.clone(), Box::new(stored.clone()));
+            return;
+        };
+        if mine.record_updated_at.is_some_and(|t| t >= stored_at) {
+            return;
+        }
+        mine.record_updated_at = Some(stored_at);
+        mine.record_summary = stored.record_summary.clone();
+        mine.phase = mine.phase.max(stored.phase);
+        mine.completed_fired |= stored.completed_fired;
+        mine.record_ready_fired |= stored.record_ready_fired;
+    }
+
     pub fn agent(&self, arn: &str) -> Option<&AgentState> {
         self.agents.get(arn).map(|b| &**b)
     }

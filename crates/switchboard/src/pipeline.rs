@@ -104,6 +104,20 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Takes what the store knows of one contact's record into the engine (another worker
+    /// sharing the store may have applied a newer one; see
+    /// `Engine::adopt_contact_record`).
+    pub fn refresh_contact_record(&mut self, contact_id: &str) -> anyhow::Result<()> {
+        let stored = self
+            .store
+            .contact(contact_id)
+            .with_context(|| format!("cannot read contact {contact_id} from the store"))?;
+        if let Some(detail) = stored {
+            lock(&self.engine).adopt_contact_record(&detail.timeline);
+        }
+        Ok(())
+    }
+
     /// Adds a hook called after each applied record with the changes it made.
     pub fn on_changes(&mut self, hook: PublishHook) {
         self.hooks.push(hook);

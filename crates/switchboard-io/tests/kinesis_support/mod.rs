@@ -6,9 +6,7 @@
 
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -17,6 +15,7 @@ use aws_sdk_kinesis::config::Credentials;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, StreamStatus};
 use switchboard_io::aws::AwsConfig;
+use switchboard_io::sources::kinesis::producer::LocalServer;
 
 /// Base URLs of kinesalite and dynalite.
 #[derive(Debug, Clone)]
@@ -29,51 +28,21 @@ pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
-/// Starts a Node server from `.tools/servers/node_modules/<module>` (with `options`, a
-/// JSON object) on 127.0.0.1; it exits when this process does (it watches its parent).
+/// Starts kinesalite or dynalite from `.tools/servers/node_modules`; kept for the whole
+/// test process (it exits with it).
 fn spawn_node(module: &str, options: &str) -> String {
-    static CHILDREN: Mutex<Vec<Child>> = Mutex::new(Vec::new());
-    let dir = workspace().join(".tools/servers/node_modules").join(module);
-    assert!(
-        dir.join("package.json").exists(),
-        "{module} not found in {}: run `source scripts/servers.sh && install_servers` (or \
-         set SWITCHBOARD_TEST_KINESALITE_URL and SWITCHBOARD_TEST_DYNALITE_URL)",
-        dir.display()
-    );
-    let port = free_port();
-    let script = "const [m, options, port, parent] = process.argv.slice(1);\
-        require(m)(JSON.parse(options)).listen(+port, '127.0.0.1');\
-        setInterval(() => { try { process.kill(+parent, 0) } catch (e) { process.exit(0) } }, 500);";
-    let child = Command::new("node")
-        .args(["-e", script])
-        .arg(&dir)
-        .arg(options)
-        .arg(port.to_string())
-        .arg(std::process::id().to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start node for {module}: {e}"));
-    CHILDREN
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(child);
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{module} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    format!("http://127.0.0.1:{port}")
+    static KEPT: Mutex<Vec<LocalServer>> = Mutex::new(Vec::new());
+    let server = LocalServer::start(
+        &workspace().join(".tools/servers/node_modules"),
+        module,
+        options,
+    )
+    .unwrap_or_else(|e| {
+        panic!("{e} (or set SWITCHBOARD_TEST_KINESALITE_URL and SWITCHBOARD_TEST_DYNALITE_URL)")
+    });
+    let url = server.url.clone();
+    KEPT.lock().unwrap_or_else(|e| e.into_inner()).push(server);
+    url
 }
 
 /// The servers, started once per test process when the environment names none.

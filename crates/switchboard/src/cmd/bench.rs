@@ -42,6 +42,8 @@ enum What {
     Latency(super::bench_latency::Args),
     /// Firehose HTTP endpoint requests per second and latency percentiles under wrk.
     Firehose(super::bench_firehose::Args),
+    /// Kinesis records per second one worker sustains against a local Kinesis.
+    Kinesis(super::bench_kinesis::Args),
 }
 
 #[derive(clap::Args)]
@@ -76,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         What::Replay(a) => bench_replay(a),
         What::Latency(a) => super::bench_latency::run(a),
         What::Firehose(a) => super::bench_firehose::run(a),
+        What::Kinesis(a) => super::bench_kinesis::run(a),
     }
 }
 

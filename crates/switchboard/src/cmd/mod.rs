@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_firehose;
+pub mod bench_kinesis;
 pub mod bench_latency;
 pub mod decode;
 pub mod demo;

@@ -55,6 +55,11 @@ pub struct KinesisConfig {
     /// Region, profile and endpoint (Kinesis and DynamoDB).
     #[serde(default)]
     pub aws: AwsConfig,
+    /// The lease table's DynamoDB endpoint, when it is not `aws.endpoint_url`: a local
+    /// Kinesis and a local DynamoDB listen on two ports (kinesalite and dynalite, or
+    /// DynamoDB Local).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamodb_endpoint_url: Option<String>,
 }
 
 /// Where a shard without a checkpoint starts.
@@ -98,6 +103,7 @@ impl KinesisConfig {
                 region: Some("us-east-1".into()),
                 ..AwsConfig::default()
             },
+            dynamodb_endpoint_url: None,
         }
     }
 
@@ -152,6 +158,13 @@ impl KinesisConfig {
         }
         if !(1..=10_000).contains(&self.get_records_limit) {
             return err("get_records_limit must be 1 to 10000".into());
+        }
+        if let Some(url) = &self.dynamodb_endpoint_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return err(format!(
+                    "dynamodb_endpoint_url {url:?} is not an http(s) URL"
+                ));
+            }
         }
         Ok(())
     }

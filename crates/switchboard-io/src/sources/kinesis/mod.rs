@@ -10,7 +10,9 @@
 //! - `consumer`: one shard task — read, decode, deliver, checkpoint after the pipeline's
 //!   acknowledgement (`acks`), back off when throttled (`backoff`), renew expired
 //!   iterators, hand a shard over gracefully;
-//! - `api`: the Kinesis calls, behind a trait for tests.
+//! - `api`: the Kinesis calls, behind a trait for tests;
+//! - [`producer`]: the writing end (create a stream, put records with Connect's partition
+//!   keys), for benches and tests against local servers.
 //!
 //! Delivery guarantees: every record is delivered at least once. A checkpoint is written
 //! only for records the pipeline has stored, so a crash or a lease moving to another
@@ -31,11 +33,13 @@ mod backoff;
 mod config;
 mod consumer;
 mod error;
+pub mod producer;
 mod shards;
 mod worker;
 
-use aws_sdk_dynamodb::Client as DynamoClient;
-use aws_sdk_kinesis::Client as KinesisClient;
+/// The SDK clients [`run_with_clients`] takes.
+pub use aws_sdk_dynamodb::Client as DynamoClient;
+pub use aws_sdk_kinesis::Client as KinesisClient;
 
 pub use api::{
     ApiError, KinesisApi, Page, RawRecord, SdkKinesis, ShardInfo, StartAt, StreamIdentity,
@@ -48,17 +52,19 @@ use crate::context::SourceContext;
 use crate::leases::LeaseTable;
 
 /// Runs the source until `ctx.shutdown`: Kinesis and DynamoDB clients from
-/// `config.aws`, then [`run_with_clients`].
+/// `config.aws` (and `dynamodb_endpoint_url`), then [`run_with_clients`].
 pub async fn run(config: KinesisConfig, ctx: SourceContext) -> Result<(), KinesisError> {
     config.validate()?;
     let sdk = config.aws.load().await;
-    run_with_clients(
-        KinesisClient::new(&sdk),
-        DynamoClient::new(&sdk),
-        config,
-        ctx,
-    )
-    .await
+    let dynamo = match &config.dynamodb_endpoint_url {
+        Some(url) => DynamoClient::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .endpoint_url(url)
+                .build(),
+        ),
+        None => DynamoClient::new(&sdk),
+    };
+    run_with_clients(KinesisClient::new(&sdk), dynamo, config, ctx).await
 }
 
 /// Runs the source with given clients until `ctx.shutdown`: describes the stream, opens

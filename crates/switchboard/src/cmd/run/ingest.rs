@@ -15,7 +15,9 @@
 //! Deliveries of a partition shared by workers (a Kinesis shard under a lease) carry a
 //! [`Partition`]: the first time an agent appears in a partition's new epoch (the shard
 //! just moved here), its state is reloaded from the store, where the previous owner left
-//! it; deliveries of a partition already lost are dropped, their acknowledgement failed.
+//! it (for a contact record, what the store knows of that contact's record, so a replayed
+//! record is not counted twice); deliveries of a partition already lost are dropped, their
+//! acknowledgement failed.
 //!
 //! The thread is a plain one, not an async task: the stores are synchronous (the
 //! PostgreSQL client runs its own runtime). It waits on the channel through a small
@@ -233,17 +235,23 @@ impl Ingest {
         self.pending_since.get_or_insert_with(Instant::now);
     }
 
-    /// Reloads the agent of `record` from the store the first time it shows in this
-    /// epoch of partition `p`.
+    /// Reloads the agent of `record` (or what the store knows of a contact record's
+    /// contact) from the store the first time it shows in this epoch of partition `p`.
     fn refresh(&mut self, p: &Partition, record: &Record) -> anyhow::Result<()> {
-        let Record::AgentEvent(event) = record else {
-            return Ok(());
+        let subject = match record {
+            Record::AgentEvent(event) => event.agent_arn.clone(),
+            Record::ContactRecord(r) => format!("contact {}", r.contact_id),
+            Record::ContactEvent(_) => return Ok(()),
         };
-        let key = (p.key.clone(), p.epoch, event.agent_arn.clone());
+        let key = (p.key.clone(), p.epoch, subject);
         if self.refreshed.contains(&key) {
             return Ok(());
         }
-        self.pipeline.refresh_agent(&event.agent_arn)?;
+        match record {
+            Record::AgentEvent(event) => self.pipeline.refresh_agent(&event.agent_arn)?,
+            Record::ContactRecord(r) => self.pipeline.refresh_contact_record(&r.contact_id)?,
+            Record::ContactEvent(_) => {}
+        }
         self.refreshed.insert(key);
         Ok(())
     }
