@@ -504,10 +504,13 @@
     }
     const xs = [], handled = [], aht = [], sl = [], target = [];
     for (const [t, b] of buckets) {
+      // The interval under way has only the contacts already over (abandons come first):
+      // its averages and ratios would mislead, so it shows only its running count.
+      const open = t === end;
       xs.push(t / 1000);
       handled.push(b.handled);
-      aht.push(b.handled ? b.handle_s / b.handled : null);
-      sl.push(b.offered ? (100 * b.answered_in_sl) / b.offered : null);
+      aht.push(b.handled && !open ? b.handle_s / b.handled : null);
+      sl.push(b.offered && !open ? (100 * b.answered_in_sl) / b.offered : null);
       target.push(80);
     }
     return { xs, handled, aht, sl, target };

@@ -57,11 +57,9 @@ impl Drop for Subscriber {
 }
 
 fn clock_event(state: &AppState, event_name: &str) -> Bytes {
-    let (seq, now, rate) = {
-        let engine = state.engine();
-        let (now, rate) = state.now(&engine);
-        (state.hub().seq(), now, rate)
-    };
+    // Never the engine lock here: the pipeline may hold it through a store commit.
+    let seq = state.hub().seq();
+    let (now, rate) = state.clock_now();
     let mut text = String::new();
     if event_name == event::HELLO {
         text.push_str(&format!("retry: {RETRY_MS}\n"));

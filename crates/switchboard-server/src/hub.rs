@@ -26,12 +26,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use serde::Serialize;
 use switchboard_engine::{Changes, Engine};
+use switchboard_model::Timestamp;
 use tokio::sync::{broadcast, watch};
 
 use crate::telemetry;
@@ -71,6 +72,9 @@ pub struct Hub {
 struct Inner {
     tx: broadcast::Sender<Frame>,
     seq: AtomicU64,
+    /// The engine's clock as of the last publish, epoch ms (`i64::MIN`: none yet), so
+    /// the feed's clock events need not lock the engine.
+    engine_clock: AtomicI64,
     board: Mutex<Board>,
     closed: watch::Sender<bool>,
 }
@@ -136,6 +140,7 @@ impl Hub {
             inner: Arc::new(Inner {
                 tx,
                 seq: AtomicU64::new(0),
+                engine_clock: AtomicI64::new(i64::MIN),
                 board: Mutex::new(Board::default()),
                 closed: watch::Sender::new(false),
             }),
@@ -148,10 +153,21 @@ impl Hub {
         self.inner.seq.load(Ordering::Acquire)
     }
 
+    /// The engine's clock as of the last publish.
+    pub fn engine_clock(&self) -> Option<Timestamp> {
+        let ms = self.inner.engine_clock.load(Ordering::Acquire);
+        (ms != i64::MIN).then(|| Timestamp::from_millis(ms))
+    }
+
     /// Turns `changes` (just taken from `engine`, which the caller still holds locked)
     /// into feed messages and broadcasts them. Returns the frame's sequence number, or
     /// `None` if nothing changed.
     pub fn publish(&self, engine: &Engine, changes: &Changes) -> Option<u64> {
+        if let Some(now) = engine_now(engine) {
+            self.inner
+                .engine_clock
+                .fetch_max(now.millis(), Ordering::AcqRel);
+        }
         if changes.is_empty() {
             return None;
         }
@@ -187,7 +203,7 @@ impl Hub {
         }
         for (key, cell) in &changes.metric_deltas {
             let delta = MetricDelta {
-                start: switchboard_model::Timestamp::from_millis(key.start_ms),
+                start: Timestamp::from_millis(key.start_ms),
                 kind: key.kind,
                 id: key.id.clone(),
                 delta: *cell,

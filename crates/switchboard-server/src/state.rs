@@ -163,6 +163,16 @@ impl AppState {
         self.store.is_some()
     }
 
+    /// The clock's now and rate without locking the engine: without a clock, the engine's
+    /// time as of the last publish. The feed uses this, so a long hold of the engine
+    /// lock (a store commit) never stalls a client's stream.
+    pub fn clock_now(&self) -> (Option<Timestamp>, f64) {
+        match &self.clock {
+            Some(c) => (Some(c.now()), c.rate),
+            None => (self.hub.engine_clock(), 1.0),
+        }
+    }
+
     /// Runs a store query on the blocking pool.
     pub async fn with_store_blocking<T: Send + 'static>(
         &self,

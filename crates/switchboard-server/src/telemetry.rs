@@ -81,6 +81,7 @@ pub fn install() -> PrometheusHandle {
                 tracing::warn!("a metrics recorder was already installed: /metrics will be empty");
             }
             describe();
+            register_known_series();
             handle
         })
         .clone()
@@ -108,6 +109,28 @@ fn describe() {
         Unit::Seconds,
         "Duration of store commits."
     );
+}
+
+/// Creates every series whose labels are known in advance at zero, so `/metrics` lists
+/// them (a scraper sees `0` instead of nothing before the first error or retry).
+fn register_known_series() {
+    for source in [
+        source::AGENT_EVENTS,
+        source::CONTACT_EVENTS,
+        source::CONTACT_RECORDS,
+    ] {
+        metrics::counter!(EVENTS_IN, label::SOURCE => source).increment(0);
+        metrics::counter!(DEDUPE_DROPS, label::SOURCE => source).increment(0);
+    }
+    for sink in [sink::STORE, sink::FEED] {
+        metrics::counter!(EVENTS_OUT, label::SINK => sink).increment(0);
+        metrics::counter!(SINK_RETRIES, label::SINK => sink).increment(0);
+    }
+    for kind in [error_kind::DECODE, error_kind::STORE, error_kind::HTTP] {
+        metrics::counter!(ERRORS, label::KIND => kind).increment(0);
+    }
+    metrics::gauge!(FEED_SUBSCRIBERS).set(0.0);
+    metrics::counter!(FEED_LAGGED).increment(0);
 }
 
 /// A record read from `source`.

@@ -429,6 +429,10 @@ fn prometheus_metrics_name_sources_and_sinks() {
         "switchboard_events_in_total{source=\"agent_events\"}",
         "switchboard_events_in_total{source=\"contact_events\"}",
         "switchboard_events_out_total{sink=\"store\"}",
+        "switchboard_dedupe_drops_total{source=\"agent_events\"}",
+        "switchboard_errors_total{kind=\"store\"}",
+        "switchboard_sink_retries_total{sink=\"store\"}",
+        "switchboard_feed_subscribers",
         "# TYPE switchboard_events_in_total counter",
     ] {
         assert!(text.contains(needle), "/metrics lacks {needle}:\n{text}");

@@ -99,6 +99,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // Feed at a steady rate; note when each published frame's record entered the engine.
     let mut sent: HashMap<u64, Duration> = HashMap::with_capacity(n);
+    // When each store commit ran (it runs on the feeding thread, as in the demo).
+    let mut commit_windows: Vec<(Duration, Duration)> = Vec::new();
     let started = Instant::now();
     let per_record = Duration::from_secs_f64(1.0 / f64::from(args.rate));
     for (i, record) in records.iter().enumerate() {
@@ -114,7 +116,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if seq != before {
             sent.insert(seq, entered);
         }
+        let commits = pipeline.stats().commits;
+        let commit_start = origin.elapsed();
         pipeline.maybe_commit()?;
+        if pipeline.stats().commits != commits {
+            commit_windows.push((commit_start, origin.elapsed()));
+        }
     }
     let fed_for = started.elapsed();
     pipeline.commit()?;
@@ -168,6 +175,40 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ms(pct(0.999)),
         ms(latencies[latencies.len() - 1])
     );
+    // Frames still on their way when a commit began wait for a core the commit holds:
+    // show the distribution without them, and what the commits cost.
+    let near_commit = |entered: Duration, arrived: Duration| {
+        commit_windows
+            .iter()
+            .any(|(start, end)| entered <= *end && arrived >= *start)
+    };
+    let mut apart: Vec<Duration> = received
+        .iter()
+        .filter_map(|(seq, at)| {
+            let entered = *sent.get(seq)?;
+            (!near_commit(entered, *at)).then(|| at.saturating_sub(entered))
+        })
+        .collect();
+    apart.sort();
+    let commit_ms: Vec<f64> = commit_windows
+        .iter()
+        .map(|(s, e)| ms(e.saturating_sub(*s)))
+        .collect();
+    if !apart.is_empty() && !commit_ms.is_empty() {
+        let p = |q: f64| {
+            let i = ((apart.len() as f64 * q).ceil() as usize).clamp(1, apart.len()) - 1;
+            ms(apart[i])
+        };
+        println!(
+            "  {} store commits, {:.1} ms each on average, {:.1} ms the longest; frames not overlapping one ({}): p50 {:.2} ms   p99 {:.2} ms",
+            commit_ms.len(),
+            commit_ms.iter().sum::<f64>() / commit_ms.len() as f64,
+            commit_ms.iter().cloned().fold(0.0, f64::max),
+            apart.len(),
+            p(0.50),
+            p(0.99)
+        );
+    }
     if received.len() < sent.len() {
         bail!("{} frames never arrived", sent.len() - received.len());
     }
