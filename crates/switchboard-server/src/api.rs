@@ -50,22 +50,23 @@ pub async fn agents(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<AgentsQuery>,
 ) -> Result<Json<AgentsResponse>, ApiError> {
-    let (seq, now, mut agents) = {
-        let engine = state.engine();
-        let agents: Vec<AgentView> = engine
-            .agents()
-            .filter(|a| q.queue.as_ref().is_none_or(|x| a.queues.contains(x)))
-            .filter(|a| {
-                q.routing_profile
-                    .as_ref()
-                    .is_none_or(|x| a.routing_profile.as_ref() == Some(x))
-            })
-            .filter(|a| q.hierarchy.as_ref().is_none_or(|x| a.hierarchy.contains(x)))
-            .filter(|a| q.state.as_ref().is_none_or(|x| a.effective.as_str() == x))
-            .map(AgentView::of)
-            .collect();
-        (state.hub().seq(), state.now(&engine).0, agents)
-    };
+    let (seq, now, mut agents) = state
+        .read_engine(move |state, engine| {
+            let agents: Vec<AgentView> = engine
+                .agents()
+                .filter(|a| q.queue.as_ref().is_none_or(|x| a.queues.contains(x)))
+                .filter(|a| {
+                    q.routing_profile
+                        .as_ref()
+                        .is_none_or(|x| a.routing_profile.as_ref() == Some(x))
+                })
+                .filter(|a| q.hierarchy.as_ref().is_none_or(|x| a.hierarchy.contains(x)))
+                .filter(|a| q.state.as_ref().is_none_or(|x| a.effective.as_str() == x))
+                .map(AgentView::of)
+                .collect();
+            (state.hub().seq(), state.now(engine).0, agents)
+        })
+        .await?;
     agents.sort_by(|a, b| {
         (a.username.as_deref(), &a.agent_arn).cmp(&(b.username.as_deref(), &b.agent_arn))
     });
@@ -83,13 +84,13 @@ pub async fn queues(
     State(state): State<AppState>,
     ApiQuery(NoParams {}): ApiQuery<NoParams>,
 ) -> Result<Json<QueuesResponse>, ApiError> {
-    let engine = state.engine();
-    let response = QueuesResponse {
-        seq: state.hub().seq(),
-        now: state.now(&engine).0,
-        queues: views::queues(&engine),
-    };
-    drop(engine);
+    let response = state
+        .read_engine(|state, engine| QueuesResponse {
+            seq: state.hub().seq(),
+            now: state.now(engine).0,
+            queues: views::queues(engine),
+        })
+        .await?;
     Ok(Json(response))
 }
 
@@ -135,8 +136,8 @@ pub async fn contacts(
             "limit must be between 1 and {MAX_CONTACTS}"
         )));
     }
-    let agent_arn = match &q.agent {
-        Some(a) => match agent_arn(&state.engine(), a) {
+    let agent_arn = match q.agent.clone() {
+        Some(a) => match state.read_engine(move |_, e| agent_arn(e, &a)).await? {
             Some(arn) => Some(arn),
             None => return Ok(Json(ContactsResponse { contacts: vec![] })),
         },
@@ -162,7 +163,10 @@ pub async fn contact(
     ApiPath(id): ApiPath<String>,
     ApiQuery(NoParams {}): ApiQuery<NoParams>,
 ) -> Result<Json<ContactDetailView>, ApiError> {
-    let live = state.engine().contact(&id).cloned();
+    let key = id.clone();
+    let live = state
+        .read_engine(move |_, e| e.contact(&key).cloned())
+        .await?;
     let stored = if state.has_store() {
         let key = id.clone();
         state
@@ -208,8 +212,8 @@ pub async fn metrics(
         }
     }
     let interval = q.interval.unwrap_or(Interval::Min15);
-    let agent = match &q.agent {
-        Some(a) => match agent_arn(&state.engine(), a) {
+    let agent = match q.agent.clone() {
+        Some(a) => match state.read_engine(move |_, e| agent_arn(e, &a)).await? {
             Some(arn) => Some(arn),
             None => {
                 return Ok(Json(MetricsResponse {
@@ -230,16 +234,22 @@ pub async fn metrics(
     let rows = state
         .with_store_blocking("reading metrics", move |s| s.metrics(&query))
         .await?;
-    let usernames: BTreeMap<String, String> = {
-        let engine = state.engine();
-        rows.iter()
-            .filter(|r| r.kind == DimensionKind::Agent)
-            .filter_map(|r| {
-                let name = engine.agent(&r.id)?.username.clone()?;
-                Some((r.id.clone(), name))
-            })
-            .collect()
-    };
+    let agent_ids: Vec<String> = rows
+        .iter()
+        .filter(|r| r.kind == DimensionKind::Agent)
+        .map(|r| r.id.clone())
+        .collect();
+    let usernames: BTreeMap<String, String> = state
+        .read_engine(move |_, engine| {
+            agent_ids
+                .into_iter()
+                .filter_map(|id| {
+                    let name = engine.agent(&id)?.username.clone()?;
+                    Some((id, name))
+                })
+                .collect()
+        })
+        .await?;
     let rows = rows
         .into_iter()
         .map(|r| {
@@ -270,8 +280,9 @@ pub async fn alerts(
     ApiQuery(q): ApiQuery<AlertsQuery>,
 ) -> Result<Json<AlertsResponse>, ApiError> {
     let mut alerts = if q.active == Some(true) {
-        let engine = state.engine();
-        engine.meta().alerts.active().cloned().collect()
+        state
+            .read_engine(|_, e| e.meta().alerts.active().cloned().collect())
+            .await?
     } else {
         state
             .with_store_blocking("listing alerts", |s| s.alerts(false))

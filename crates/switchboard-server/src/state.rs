@@ -144,10 +144,27 @@ impl AppState {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// Locks the engine. Keep the guard for as short as possible: the pipeline waits.
+    /// Locks the engine (blocking). Keep the guard for as short as possible: the pipeline
+    /// waits. From async code use [`AppState::read_engine`].
     pub fn engine(&self) -> MutexGuard<'_, Engine> {
         // A panic while the lock was held leaves a whole-record state: take it over.
         self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` with the engine locked, on the blocking pool: the pipeline may hold the
+    /// lock through a store commit (tens of milliseconds), and an async worker waiting
+    /// for it would hold up every feed stream it serves.
+    pub async fn read_engine<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&AppState, &Engine) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let engine = state.engine();
+            f(&state, &engine)
+        })
+        .await
+        .map_err(|e| ApiError::internal("reading the engine", e))
     }
 
     /// The clock's now and rate; without a clock, the engine's newest event time.
