@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use kinesis_support::{
     create_stream, delete_stream, dynamo_client, eventually, kinesis_client, merge, open_shards,
-    put, servers, split, unique, Servers,
+    put, servers, split, stream_arn, unique, Servers,
 };
 use switchboard_io::delivery::{self, Delivery};
 use switchboard_io::leases::LeaseTable;
@@ -217,7 +217,7 @@ async fn workers_share_a_resharded_stream_in_order() {
     let table = LeaseTable::open(
         dynamo_client(&s).await,
         &application,
-        table_stream(&k, &stream).await,
+        stream_arn(&k, &stream).await,
     )
     .await
     .unwrap();
@@ -236,18 +236,6 @@ async fn workers_share_a_resharded_stream_in_order() {
     let merged = leases.iter().find(|l| l.parents.len() == 2).unwrap();
     assert!(merged.checkpoint.sequence().is_some(), "{merged:?}");
     delete_stream(&k, &stream).await;
-}
-
-async fn table_stream(k: &aws_sdk_kinesis::Client, stream: &str) -> String {
-    k.describe_stream_summary()
-        .stream_name(stream)
-        .send()
-        .await
-        .unwrap()
-        .stream_description_summary()
-        .unwrap()
-        .stream_arn()
-        .to_string()
 }
 
 #[tokio::test]

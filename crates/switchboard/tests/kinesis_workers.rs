@@ -12,18 +12,24 @@
 //! `.tools/servers`) and Python with boto3 (`SWITCHBOARD_TEST_PYTHON`, or `.tools/venv`):
 //! `bash scripts/test.sh` provides them all.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use support::run::{bin, Running};
+use support::servers::{python, PgSchema};
+use support::unique_name;
 use switchboard_engine::Interval;
 use switchboard_io::leases::LeaseTable;
 use switchboard_io::sources::kinesis::producer::{local_clients, LocalServer};
+use switchboard_io::sources::kinesis::SdkKinesis;
 use switchboard_sim::{SimConfig, Simulator};
 use switchboard_store::{AgentFilter, MetricQuery, Store, StoreUrl, TransitionFilter};
 
@@ -58,27 +64,11 @@ fn servers() -> (String, String) {
         .clone()
 }
 
-fn pg_url() -> String {
-    env("SWITCHBOARD_TEST_PG_URL").unwrap_or_else(|| {
-        panic!(
-            "SWITCHBOARD_TEST_PG_URL is not set: this test needs a PostgreSQL server; \
-             run bash scripts/test.sh (it starts one and sets the variable)"
-        )
-    })
-}
-
-fn python() -> PathBuf {
-    env("SWITCHBOARD_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".tools/venv/bin/python"))
-}
-
 /// boto3 as Connect's producer, and as the operator who reshards.
 const PRODUCER: &str = r#"
 import json, sys, time
 import boto3
 
-endpoint, stream, command, *args = sys.argv[1:]
 k = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1",
                  aws_access_key_id="test", aws_secret_access_key="test")
 
@@ -122,140 +112,57 @@ elif command == "delete":
 print(json.dumps([s["ShardId"] for s in open_shards()]) if command != "delete" else "[]")
 "#;
 
-fn producer(kinesis: &str, stream: &str, args: &[&str]) -> String {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(PRODUCER)
-        .args([kinesis, stream])
-        .args(args)
-        .output()
-        .expect("python with boto3 (SWITCHBOARD_TEST_PYTHON)");
-    assert!(
-        out.status.success(),
-        "producer {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+/// Runs the producer script with `command` and its arguments (after the endpoint and the
+/// stream); returns the open shards it prints.
+fn producer(kinesis: &str, stream: &str, command: &[&str]) -> String {
+    let (command, args) = command.split_first().unwrap();
+    let prelude = format!(
+        "endpoint, stream, command, args = {}, {}, {}, {}\n",
+        serde_json::to_string(kinesis).unwrap(),
+        serde_json::to_string(stream).unwrap(),
+        serde_json::to_string(command).unwrap(),
+        serde_json::to_string(args).unwrap()
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    python(&(prelude + PRODUCER)).trim().to_string()
 }
 
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{prefix}_{}_{nanos}", std::process::id())
-}
-
-/// A PostgreSQL schema of its own, dropped at the end.
-struct Schema {
-    name: String,
-}
-
-impl Schema {
-    fn new() -> Self {
-        let name = unique("sb_kinesis");
-        admin()
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .unwrap();
-        Schema { name }
-    }
-
-    fn url(&self) -> String {
-        let base = pg_url();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        format!("{base}{sep}options=-csearch_path%3D{}", self.name)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let _ = admin().batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
-    }
-}
-
-fn admin() -> postgres::Client {
-    postgres::Client::connect(&pg_url(), postgres::NoTls).unwrap()
-}
-
-/// One `switchboard run` worker.
+/// One `switchboard run` worker: its config, and the process while it runs.
 struct Worker {
     name: &'static str,
     config: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
+    running: Option<Running>,
+    /// The logs of its earlier processes.
+    log: String,
 }
+
+const CREDENTIALS: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+    ("AWS_REGION", "us-east-1"),
+];
 
 impl Worker {
     fn start(&mut self) {
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["run", "--config"])
-            .arg(&self.config)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+        self.running = Some(Running::start(&self.config, CREDENTIALS));
     }
 
+    /// SIGKILL: no checkpoint, no release, no last commit.
     fn kill(&mut self) {
-        let mut child = self.child.take().unwrap();
-        child.kill().unwrap(); // SIGKILL: no checkpoint, no release, no last commit
-        child.wait().unwrap();
+        let running = self.running.take().unwrap();
+        self.log.push_str(&running.log());
+        drop(running);
     }
 
-    /// SIGTERM, then waits for a clean exit.
+    /// SIGTERM, and a clean exit.
     fn stop(&mut self) {
-        let mut child = self.child.take().unwrap();
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                let _ = child.kill();
-                panic!(
-                    "{} did not stop within 60 s: {}",
-                    self.name,
-                    self.log_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        assert!(
-            status.success(),
-            "{} exited with {status}: {}",
-            self.name,
-            self.log_text()
-        );
+        let log = self.running.take().unwrap().stop();
+        self.log.push_str(&log);
     }
 
     fn log_text(&self) -> String {
-        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let text = self.log.clone() + &self.running.as_ref().map(Running::log).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(60).collect();
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -419,7 +326,7 @@ fn two_workers_one_killed_while_the_stream_is_split_and_merged() {
 
     // The reference: one uninterrupted replay.
     let reference_db = dir.path().join("reference.db");
-    let status = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let status = Command::new(bin())
         .arg("replay")
         .arg(&corpus)
         .arg("--store")
@@ -431,9 +338,9 @@ fn two_workers_one_killed_while_the_stream_is_split_and_merged() {
     let want = contents(&switchboard_store::SqliteStore::open(&reference_db).unwrap());
     assert!(want.agents.len() >= 20 && !want.records.is_empty() && !want.metrics.is_empty());
 
-    let schema = Schema::new();
-    let stream = unique("agents").replace('_', "-");
-    let application = unique("switchboard-test").replace('_', "-");
+    let schema = PgSchema::new();
+    let stream = unique_name("agents");
+    let application = unique_name("switchboard-test");
     producer(&kinesis, &stream, &["create", "2"]);
     let mut workers: Vec<Worker> = ["w1", "w2"]
         .into_iter()
@@ -451,8 +358,8 @@ fn two_workers_one_killed_while_the_stream_is_split_and_merged() {
             Worker {
                 name,
                 config,
-                log: dir.path().join(format!("{name}.log")),
-                child: None,
+                running: None,
+                log: String::new(),
             }
         })
         .collect();
@@ -523,11 +430,8 @@ fn two_workers_one_killed_while_the_stream_is_split_and_merged() {
 
     // Both workers read, the restarted one took shards back, and the lease table ends
     // with every lease released and the three closed shards read to their end.
-    let logs: Vec<String> = workers
-        .iter()
-        .map(|w| fs::read_to_string(&w.log).unwrap())
-        .collect();
-    for (w, log) in workers.iter().zip(&logs) {
+    for w in &workers {
+        let log = &w.log;
         assert!(
             log.contains("reading shard"),
             "{} read nothing:\n{log}",
@@ -540,16 +444,11 @@ fn two_workers_one_killed_while_the_stream_is_split_and_merged() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let leases = runtime.block_on(async {
         let (k, d) = local_clients(&kinesis, &dynamo).await;
-        let arn = k
-            .describe_stream_summary()
-            .stream_name(&stream)
-            .send()
+        let arn = SdkKinesis::new(k, &stream, None)
+            .describe()
             .await
             .unwrap()
-            .stream_description_summary()
-            .unwrap()
-            .stream_arn()
-            .to_string();
+            .arn;
         LeaseTable::open(d, &application, arn)
             .await
             .unwrap()

@@ -10,12 +10,8 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use aws_sdk_kinesis::config::Credentials;
-use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, StreamStatus};
-use switchboard_io::aws::AwsConfig;
-use switchboard_io::sources::kinesis::producer::LocalServer;
+use switchboard_io::sources::kinesis::producer::{local_clients, LocalServer, Producer};
+use switchboard_io::sources::kinesis::SdkKinesis;
 
 /// Base URLs of kinesalite and dynalite.
 #[derive(Debug, Clone)]
@@ -70,93 +66,50 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos:09}", std::process::id())
 }
 
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await
-}
-
 pub async fn kinesis_client(s: &Servers) -> aws_sdk_kinesis::Client {
-    aws_sdk_kinesis::Client::new(&sdk(&s.kinesis).await)
+    local_clients(&s.kinesis, &s.dynamo).await.0
 }
 
 pub async fn dynamo_client(s: &Servers) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(&sdk(&s.dynamo).await)
+    local_clients(&s.kinesis, &s.dynamo).await.1
 }
 
-/// An `AwsConfig` for a spawned process (credentials go in its environment).
-pub fn aws_config(endpoint: &str) -> AwsConfig {
-    AwsConfig {
-        region: Some("us-east-1".into()),
-        profile: None,
-        endpoint_url: Some(endpoint.into()),
-    }
+fn producer(k: &aws_sdk_kinesis::Client, stream: &str) -> Producer {
+    Producer::new(k.clone(), stream)
 }
 
 /// Waits until the stream is ACTIVE (kinesalite takes half a second after a change).
 pub async fn wait_active(k: &aws_sdk_kinesis::Client, stream: &str) {
-    let started = Instant::now();
-    loop {
-        let out = k
-            .describe_stream_summary()
-            .stream_name(stream)
-            .send()
-            .await
-            .expect("DescribeStreamSummary");
-        let status = out
-            .stream_description_summary()
-            .map(|s| s.stream_status().clone());
-        if status == Some(StreamStatus::Active) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "stream {stream} not ACTIVE"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    producer(k, stream)
+        .wait_active(Duration::from_secs(30))
+        .await
+        .expect("stream ACTIVE");
 }
 
 pub async fn create_stream(k: &aws_sdk_kinesis::Client, stream: &str, shards: i32) {
-    k.create_stream()
-        .stream_name(stream)
-        .shard_count(shards)
-        .send()
+    producer(k, stream)
+        .create(shards)
         .await
         .expect("CreateStream");
-    wait_active(k, stream).await;
 }
 
 /// Deletes a stream (kinesalite counts every open shard against one account limit).
 pub async fn delete_stream(k: &aws_sdk_kinesis::Client, stream: &str) {
-    let _ = k.delete_stream().stream_name(stream).send().await;
+    producer(k, stream).delete().await;
 }
 
-/// Puts `(partition key, data)` records in order, in batches of up to 500.
+/// Puts `(partition key, data)` records in order.
 pub async fn put(k: &aws_sdk_kinesis::Client, stream: &str, records: &[(String, Vec<u8>)]) {
-    for chunk in records.chunks(500) {
-        let entries = chunk
-            .iter()
-            .map(|(key, data)| {
-                PutRecordsRequestEntry::builder()
-                    .partition_key(key)
-                    .data(Blob::new(data.clone()))
-                    .build()
-                    .expect("entry")
-            })
-            .collect();
-        let out = k
-            .put_records()
-            .stream_name(stream)
-            .set_records(Some(entries))
-            .send()
-            .await
-            .expect("PutRecords");
-        assert_eq!(out.failed_record_count(), Some(0), "PutRecords failures");
-    }
+    producer(k, stream).put(records).await.expect("PutRecords");
+}
+
+/// The stream's ARN.
+pub async fn stream_arn(k: &aws_sdk_kinesis::Client, stream: &str) -> String {
+    SdkKinesis::new(k.clone(), stream, None)
+        .describe()
+        .await
+        .expect("DescribeStreamSummary")
+        .arn
 }
 
 /// The open shards, by starting hash key: `(id, starting hash key, ending hash key)`.

@@ -57,6 +57,8 @@ struct Held {
     lease: Arc<HeldLease>,
     phase: Phase,
     last_renewed: Instant,
+    /// The shard task, once started.
+    task: Option<Id>,
 }
 
 pub struct Worker<K: KinesisApi> {
@@ -251,6 +253,10 @@ impl<K: KinesisApi> Worker<K> {
         );
         let by_key: HashMap<&str, &Lease> = leases.iter().map(|l| (l.key.as_str(), l)).collect();
         for key in &plan.take {
+            // Still ours, its task still stopping: not taken twice.
+            if self.held.contains_key(key) {
+                continue;
+            }
             let Some(lease) = by_key.get(key.as_str()) else {
                 continue;
             };
@@ -265,7 +271,7 @@ impl<K: KinesisApi> Worker<K> {
                 Err(e) => warn!(shard = %key, error = %e, "cannot take lease"),
             }
         }
-        if let Some(key) = &plan.steal {
+        if let Some(key) = plan.steal.as_ref().filter(|k| !self.held.contains_key(*k)) {
             let Some(lease) = by_key.get(key.as_str()) else {
                 return Ok(());
             };
@@ -280,6 +286,7 @@ impl<K: KinesisApi> Worker<K> {
                             lease: held,
                             phase: Phase::AwaitingHandoff { since: now },
                             last_renewed: now,
+                            task: None,
                         },
                     );
                 }
@@ -318,6 +325,7 @@ impl<K: KinesisApi> Worker<K> {
                 lease,
                 phase: Phase::Running { control, partition },
                 last_renewed: Instant::now(),
+                task: Some(handle.id()),
             },
         );
     }
@@ -434,7 +442,11 @@ impl<K: KinesisApi> Worker<K> {
         let Some(key) = self.task_keys.remove(&id) else {
             return false;
         };
-        let held = self.held.remove(&key);
+        // Forget the lease only if this task was its current one.
+        let held = match self.held.get(&key) {
+            Some(h) if h.task == Some(id) => self.held.remove(&key),
+            _ => None,
+        };
         match result {
             Ok(Outcome::Ended) => true,
             Ok(outcome) => {
