@@ -157,7 +157,12 @@
     const id = Number(e.lastEventId || 0);
     const msg = { type, id, data: JSON.parse(e.data) };
     S.updates++;
-    if (!S.loaded) { S.buffer.push(msg); return; }
+    if (!S.loaded) {
+      S.buffer.push(msg);
+      // Loading keeps failing: the oldest frames are the ones the next snapshot covers.
+      if (S.buffer.length > 50000) S.buffer.splice(0, 10000);
+      return;
+    }
     if (id > S.seq) apply(msg);
   }
 

@@ -82,6 +82,8 @@ impl FeedStream {
                 let _ = changed;
                 None
             }
+            // Before frames: under a steady stream of frames the clock must still come.
+            _ = self.clock.tick() => Some(clock_event(&self.state, event::CLOCK)),
             received = self.rx.recv() => match received {
                 Ok(frame) => Some(self.coalesce(frame)),
                 Err(RecvError::Lagged(missed)) => {
@@ -93,7 +95,6 @@ impl FeedStream {
                 }
                 Err(RecvError::Closed) => None,
             },
-            _ = self.clock.tick() => Some(clock_event(&self.state, event::CLOCK)),
         }
     }
 

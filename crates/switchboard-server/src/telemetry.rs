@@ -61,7 +61,7 @@ pub mod sink {
     pub const FEED: &str = "feed";
 }
 
-/// Values of the `kind` label of [`ERRORS`](super::ERRORS).
+/// Values of the `kind` label of [`ERRORS`].
 pub mod error_kind {
     pub const DECODE: &str = "decode";
     pub const STORE: &str = "store";
