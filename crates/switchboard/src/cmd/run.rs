@@ -198,6 +198,8 @@ async fn supervise(
     shutdown: watch::Sender<bool>,
     saved: switchboard_store::Positions,
 ) -> anyhow::Result<bool> {
+    // Handled from here on: a signal during start-up stops the run cleanly too.
+    let mut signals = Signals::new()?;
     let mut tasks: JoinSet<(String, anyhow::Result<()>)> = JoinSet::new();
     let mut routes = Router::new();
     for (i, source) in config.sources.iter().enumerate() {
@@ -246,7 +248,6 @@ async fn supervise(
     };
 
     let mut failed = false;
-    let mut signals = Signals::new()?;
     loop {
         tokio::select! {
             signal = signals.next() => {

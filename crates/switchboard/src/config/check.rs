@@ -205,13 +205,17 @@ fn check_pipeline(p: &PipelineConfig, problems: &mut Problems) {
     range("shutdown_timeout_secs", p.shutdown_timeout_secs, 1, 600);
 }
 
+/// `http://` or `https://` followed by something.
+fn is_http_url(url: &str) -> bool {
+    ["http://", "https://"].iter().any(|scheme| {
+        url.strip_prefix(scheme)
+            .is_some_and(|rest| !rest.is_empty())
+    })
+}
+
 fn check_aws(aws: &AwsConfig, key: &str, problems: &mut Problems) {
     if let Some(url) = &aws.endpoint_url {
-        let ok = ["http://", "https://"].iter().any(|scheme| {
-            url.strip_prefix(scheme)
-                .is_some_and(|rest| !rest.is_empty())
-        });
-        if !ok {
+        if !is_http_url(url) {
             problems.push(
                 join(key, "endpoint_url"),
                 format!("{url:?} is not an http:// or https:// URL"),
@@ -255,6 +259,19 @@ fn check_sources(sources: &[Option<SourceConfig>], problems: &mut Problems) {
                     problems.push(&at, strip_prefix(&e.to_string()));
                 }
                 check_aws(&s.aws, &join(&at, "aws"), problems);
+                let urls = [
+                    ("queue_url", Some(&s.queue_url)),
+                    ("dead_letter_queue_url", s.dead_letter_queue_url.as_ref()),
+                ];
+                for (field, url) in urls {
+                    if url.is_some_and(|u| !is_http_url(u)) {
+                        problems.push(
+                            join(&at, field),
+                            "is not an http:// or https:// URL (the queue's URL, not its ARN \
+                             or name)",
+                        );
+                    }
+                }
                 if let Some(first) = queues.insert(s.queue_url.as_str(), i) {
                     problems.push(
                         join(&at, "queue_url"),

@@ -224,6 +224,7 @@ fn the_sources_own_checks_are_reported_under_their_key() {
         [[sources]]
         type = "sqs"
         queue_url = "https://sqs.us-east-1.amazonaws.com/1/q"
+        dead_letter_queue_url = "arn:aws:sqs:us-east-1:1:dlq"
         batch_size = 11
         [[sources]]
         type = "kinesis"
@@ -240,6 +241,7 @@ fn the_sources_own_checks_are_reported_under_their_key() {
         [
             "sources[0]",
             "sources[1]",
+            "sources[1].dead_letter_queue_url",
             "sources[2]",
             "sources[3]",
             "sources[3].application",
