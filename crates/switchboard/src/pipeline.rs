@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use switchboard_engine::{Applied, Changes, Engine, EngineConfig};
+use switchboard_engine::{AgentState, Applied, Changes, ContactTimeline, Engine, EngineConfig};
 use switchboard_model::{Record, Timestamp};
 use switchboard_server::telemetry;
 use switchboard_store::{Batch, Positions, Store};
@@ -179,13 +179,33 @@ impl Pipeline {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        let shared = Arc::clone(&self.engine);
-        let engine = lock(&shared);
-        let batch = Batch::new(&engine, &pending, &self.moved);
+        // Copy what the batch needs and let go of the engine before writing: a store
+        // commit takes tens of milliseconds, and API readers would wait on the lock all
+        // that time. Only this thread changes the engine, so the copy stays current.
+        let (agents, contacts, meta) = {
+            let engine = lock(&self.engine);
+            let agents: Vec<AgentState> = pending
+                .dirty_agents
+                .iter()
+                .filter_map(|a| engine.agent(a).cloned())
+                .collect();
+            let contacts: Vec<ContactTimeline> = pending
+                .dirty_contacts
+                .iter()
+                .filter_map(|c| engine.contact(c).cloned())
+                .collect();
+            (agents, contacts, engine.meta().clone())
+        };
+        let batch = Batch {
+            changes: &pending,
+            agents: agents.iter().collect(),
+            contacts: contacts.iter().collect(),
+            meta: &meta,
+            positions: &self.moved,
+        };
         let started = Instant::now();
         let items = (pending.transitions.len() + pending.records.len() + batch.agents.len()) as u64;
         let result = self.store.commit(&batch);
-        drop(engine);
         if let Err(e) = result {
             telemetry::error(telemetry::error_kind::STORE);
             self.pending = pending;
