@@ -11,9 +11,13 @@ use serde_json::Value;
 use switchboard_model::{ContactEventType, Record};
 
 fn sample(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/connect/samples")
-        .join(name);
+    // `SWITCHBOARD_SAMPLES`, or `shared/` beside the repository.
+    let dir = std::env::var("SWITCHBOARD_SAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/connect/samples")
+        });
+    let path = dir.join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }

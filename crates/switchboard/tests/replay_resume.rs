@@ -301,8 +301,12 @@ fn replaying_finished_input_again_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("corpus");
     fs::create_dir_all(&corpus).unwrap();
-    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/connect/samples/agent-event-state-change-contact-ended.json");
+    let samples = std::env::var("SWITCHBOARD_SAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/connect/samples")
+        });
+    let sample = samples.join("agent-event-state-change-contact-ended.json");
     fs::copy(&sample, corpus.join("a.json")).unwrap();
     let db = tmp.path().join("s.db");
     let dead = tmp.path().join("dead");
