@@ -2,8 +2,11 @@
 //! same filter means the same thing in SQLite and PostgreSQL.
 
 use switchboard_engine::contact::ContactPhase;
-use switchboard_engine::metrics::DimensionKind;
+use switchboard_engine::metrics::{roll_up, DimensionKind, Interval, MetricCell, MetricKey};
 use switchboard_engine::TriggerKind;
+use switchboard_model::Timestamp;
+
+use crate::query::MetricRow;
 
 /// `contacts.phase`.
 pub(crate) fn phase_str(p: ContactPhase) -> &'static str {
@@ -31,4 +34,40 @@ pub(crate) fn dimension(s: &str) -> Option<DimensionKind> {
         "agent" => Some(DimensionKind::Agent),
         _ => None,
     }
+}
+
+/// Reads a metric cell from its columns in the order both schemas select them (offered,
+/// handled, abandoned, answered_in_sl, handle_s, talk_s, hold_s, holds, acw_s,
+/// answer_wait_s, abandon_wait_s, longest_wait_s), starting at column `first`.
+pub(crate) fn metric_cell<E>(
+    first: usize,
+    get: impl Fn(usize) -> Result<i64, E>,
+) -> Result<MetricCell, E> {
+    Ok(MetricCell {
+        offered: get(first)?,
+        handled: get(first + 1)?,
+        abandoned: get(first + 2)?,
+        answered_in_sl: get(first + 3)?,
+        handle_s: get(first + 4)?,
+        talk_s: get(first + 5)?,
+        hold_s: get(first + 6)?,
+        holds: get(first + 7)?,
+        acw_s: get(first + 8)?,
+        answer_wait_s: get(first + 9)?,
+        abandon_wait_s: get(first + 10)?,
+        longest_wait_s: get(first + 11)?,
+    })
+}
+
+/// Adds 15-minute cells up into the query's interval, as rows.
+pub(crate) fn metric_rows(cells: &[(MetricKey, MetricCell)], interval: Interval) -> Vec<MetricRow> {
+    roll_up(cells.iter().map(|(k, c)| (k, c)), interval)
+        .into_iter()
+        .map(|((start, kind, id), cell)| MetricRow {
+            start: Timestamp::from_millis(start),
+            kind,
+            id,
+            cell,
+        })
+        .collect()
 }

@@ -9,12 +9,11 @@ use std::collections::HashMap;
 use postgres::types::ToSql;
 use serde::de::DeserializeOwned;
 use switchboard_engine::contact::TimelineEntry;
-use switchboard_engine::metrics::roll_up;
-use switchboard_engine::{AgentState, Alert, ContactTimeline, EngineMeta, MetricCell, MetricKey};
+use switchboard_engine::{AgentState, Alert, ContactTimeline, EngineMeta, MetricKey};
 use switchboard_model::Timestamp;
 
 use super::PostgresStore;
-use crate::columns::dimension;
+use crate::columns::{dimension, metric_cell, metric_rows};
 use crate::query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
     TransitionRow,
@@ -310,33 +309,11 @@ pub(super) fn metrics(
             kind,
             id: r.get(2),
         };
-        let g = |i| r.get::<_, i64>(i);
-        let cell = MetricCell {
-            offered: g(3),
-            handled: g(4),
-            abandoned: g(5),
-            answered_in_sl: g(6),
-            handle_s: g(7),
-            talk_s: g(8),
-            hold_s: g(9),
-            holds: g(10),
-            acw_s: g(11),
-            answer_wait_s: g(12),
-            abandon_wait_s: g(13),
-            longest_wait_s: g(14),
-        };
+        let cell = metric_cell(3, |i| r.try_get::<_, i64>(i))
+            .map_err(store.err("reading metric cells"))?;
         cells.push((key, cell));
     }
-    let rolled = roll_up(cells.iter().map(|(k, c)| (k, c)), query.interval);
-    Ok(rolled
-        .into_iter()
-        .map(|((start, kind, id), cell)| MetricRow {
-            start: Timestamp::from_millis(start),
-            kind,
-            id,
-            cell,
-        })
-        .collect())
+    Ok(metric_rows(&cells, query.interval))
 }
 
 pub(super) fn alerts(store: &PostgresStore, active_only: bool) -> Result<Vec<Alert>, StoreError> {

@@ -7,13 +7,12 @@
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, OptionalExtension};
 use serde::de::DeserializeOwned;
-use switchboard_engine::metrics::roll_up;
-use switchboard_engine::{AgentState, Alert, ContactTimeline, MetricCell, MetricKey};
+use switchboard_engine::{AgentState, Alert, ContactTimeline, MetricKey};
 use switchboard_model::Timestamp;
 
 use super::write::sql_err;
 use super::SqliteStore;
-use crate::columns::dimension;
+use crate::columns::{dimension, metric_cell, metric_rows};
 use crate::query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
     TransitionRow,
@@ -283,36 +282,10 @@ pub(super) fn metrics(
             kind,
             id: r.get(2).map_err(&err)?,
         };
-        let g = |i| r.get::<_, i64>(i);
-        let cell = (|| {
-            Ok(MetricCell {
-                offered: g(3)?,
-                handled: g(4)?,
-                abandoned: g(5)?,
-                answered_in_sl: g(6)?,
-                handle_s: g(7)?,
-                talk_s: g(8)?,
-                hold_s: g(9)?,
-                holds: g(10)?,
-                acw_s: g(11)?,
-                answer_wait_s: g(12)?,
-                abandon_wait_s: g(13)?,
-                longest_wait_s: g(14)?,
-            })
-        })()
-        .map_err(&err)?;
+        let cell = metric_cell(3, |i| r.get::<_, i64>(i)).map_err(&err)?;
         cells.push((key, cell));
     }
-    let rolled = roll_up(cells.iter().map(|(k, c)| (k, c)), query.interval);
-    Ok(rolled
-        .into_iter()
-        .map(|((start, kind, id), cell)| MetricRow {
-            start: Timestamp::from_millis(start),
-            kind,
-            id,
-            cell,
-        })
-        .collect())
+    Ok(metric_rows(&cells, query.interval))
 }
 
 pub(super) fn alerts(store: &SqliteStore, active_only: bool) -> Result<Vec<Alert>, StoreError> {
