@@ -24,7 +24,7 @@ enum Command {
     Decode(cmd::decode::Args),
     /// Simulate a contact center and write its three Connect streams to files.
     Simulate(cmd::simulate::Args),
-    /// Run the simulated contact center live, with a terminal summary.
+    /// Run the simulated contact center live through the engine, with the dashboard and a terminal summary.
     Demo(cmd::demo::Args),
     /// Derive agent transitions (login, status, offered, connected, hold, ACW...) as NDJSON.
     Transitions(cmd::transitions::Args),
@@ -32,7 +32,7 @@ enum Command {
     Replay(cmd::replay::Args),
     /// Print interval metrics per queue and agent from a store.
     Report(cmd::report::Args),
-    /// Measure throughput and memory (`bench replay`).
+    /// Measure throughput, latency and memory (`bench replay`, `latency`, `kinesis`, `firehose`).
     Bench(cmd::bench::Args),
     /// Run the service from a config file: sources, engine, store, dashboard and API.
     Run(cmd::run::Args),
