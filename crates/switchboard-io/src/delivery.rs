@@ -23,6 +23,10 @@ pub struct Delivery {
     /// For sources whose partitions move between workers (Kinesis shards under leases):
     /// which partition, held since when. `None` for every other source.
     pub partition: Option<Partition>,
+    /// For a simulated source that keeps its own clock (the demo): advance the engine's
+    /// clocks to this event time once the items are applied, so alerts fire on simulated
+    /// time. `None` for every real source.
+    pub clock: Option<switchboard_model::Timestamp>,
 }
 
 /// A partition of a source that several `switchboard run` workers share, one at a time
@@ -92,6 +96,7 @@ impl Delivery {
             position: None,
             ack: None,
             partition: None,
+            clock: None,
         }
     }
 
@@ -108,6 +113,7 @@ impl Delivery {
                 position: None,
                 ack: Some(ack),
                 partition: None,
+                clock: None,
             },
             rx,
         )

@@ -1,4 +1,5 @@
-//! Sources: where Connect data comes in from AWS, and the contract between a source and
+//! switchboard's I/O: sources (where Connect data comes in), sinks (where what the rules
+//! route goes out), lookups (what enrichment reads), and the contract between a source and
 //! the pipeline that applies what it delivers.
 //!
 //! A source decodes what it receives (with `switchboard-model`'s decoder) and hands the
@@ -13,13 +14,21 @@
 //! - [`context`]: what every source is given (the delivery channel, the shutdown signal);
 //! - [`leases`]: the DynamoDB lease table (KCL schema) that shares Kinesis shards
 //!   between workers;
-//! - `sources/`: one module per source.
+//! - `sources/`: one module per source;
+//! - `sinks/`: where routed items go (S3, OpenSearch, PostgreSQL, webhooks, notifications,
+//!   stdout and files, dead letters), delivered from the pipeline's durable outbox;
+//! - `lookups/`: enrichment tables (DynamoDB, PostgreSQL, CSV/JSON files) behind a cache;
+//! - [`problems`]: configuration problems, each with its key path.
 
 pub mod aws;
 pub mod context;
 pub mod delivery;
 pub mod leases;
+pub mod lookups;
+pub mod problems;
+pub mod sinks;
 pub mod sources;
 
 pub use context::SourceContext;
 pub use delivery::{Ack, AckError, Delivery, DeliveryReceiver, DeliverySender, Partition};
+pub use problems::{Problem, Problems};

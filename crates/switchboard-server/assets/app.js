@@ -425,6 +425,114 @@
     S.contactsDirty = false;
   }
 
+  // ---------- delivery (the outbox) ----------
+  //
+  // What the durable outbox holds per sink, polled from /api/outbox. The card appears once
+  // the outbox lists a sink or a dead letter, then stays: a sink that caught up shows
+  // "0 waiting" instead of the card blinking in and out. Ages are wall-clock seconds from
+  // the server (not the contact-center clock, which the demo runs faster) and tick on
+  // between polls. A server without the route (404) or without a store (503) ends the
+  // polling quietly.
+
+  const OUTBOX_POLL_MS = 5000;
+  const OUTBOX_WARN_S = 5 * 60;
+  const D = { timer: null, busy: false, answer: null, at: 0, seen: new Set(), shown: false, warned: false };
+
+  function bytes(n) {
+    if (!(n >= 1024)) return `${n} B`;
+    const units = ['KB', 'MB', 'GB', 'TB'];
+    let v = n / 1024, i = 0;
+    while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+    return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+  }
+
+  function outboxTrouble(err) {
+    // Once per spell of trouble (a restarting server), not every five seconds.
+    if (!D.warned) console.warn('delivery figures unavailable', err);
+    D.warned = true;
+  }
+
+  function stopOutbox() {
+    clearInterval(D.timer);
+    D.timer = null;
+    D.answer = null;
+    $('delivery-card').hidden = true;
+  }
+
+  async function pollOutbox() {
+    if (D.busy || D.timer === null) return;
+    D.busy = true;
+    try {
+      const r = await fetch('/api/outbox', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      if (r.status === 404 || r.status === 503) { stopOutbox(); return; }
+      if (!r.ok) throw new Error(`/api/outbox: ${r.status}`);
+      const body = await r.json();
+      if (!body || !Array.isArray(body.sinks) || typeof body.dead_letters !== 'number') {
+        throw new Error('/api/outbox: unexpected answer');
+      }
+      if (D.timer === null) return;
+      D.answer = body;
+      D.at = performance.now();
+      D.warned = false;
+      for (const s of body.sinks) D.seen.add(s.sink);
+      if (body.sinks.length || body.dead_letters > 0) D.shown = true;
+      drawDelivery();
+    } catch (err) {
+      outboxTrouble(err);
+    } finally {
+      D.busy = false;
+    }
+  }
+
+  function sinkRow(name, s) {
+    if (!s) {
+      return h('li', { class: 'idle', dataset: { testid: 'sink', sink: name } },
+        h('span', { class: 'sink-name', title: name }, name),
+        h('span', { class: 'sink-items' }, h('b', {}, '0'), ' waiting'),
+        h('span', { class: 'sink-oldest' }, 'all delivered'));
+    }
+    const detail = [`${s.ready} ready`, bytes(s.bytes),
+      typeof s.lag_s === 'number' ? `lag ${dur(s.lag_s * 1000)}` : null].filter(Boolean).join(' · ');
+    const li = h('li', { dataset: { testid: 'sink', sink: name } },
+      h('span', { class: 'sink-name', title: name }, name),
+      h('span', { class: 'sink-items' }, h('b', {}, s.items), ' waiting'),
+      h('span', { class: 'sink-oldest', title: 'Age of the oldest item waiting' }),
+      h('span', { class: 'sink-detail' }, detail));
+    if (typeof s.oldest_age_s === 'number') li.dataset.age = String(s.oldest_age_s);
+    return li;
+  }
+
+  function drawDelivery() {
+    const card = $('delivery-card');
+    if (!D.shown || !D.answer) { card.hidden = true; return; }
+    const bySink = new Map(D.answer.sinks.map((s) => [s.sink, s]));
+    $('delivery').replaceChildren(...[...D.seen].sort().map((name) => sinkRow(name, bySink.get(name))));
+    const waiting = D.answer.sinks.reduce((n, s) => n + s.items, 0);
+    $('delivery-count').textContent = D.seen.size ? `${waiting} waiting` : '';
+    const dead = $('dead-letters');
+    dead.textContent = `dead letters: ${D.answer.dead_letters}`;
+    dead.classList.toggle('warn', D.answer.dead_letters > 0);
+    card.hidden = false;
+    tickDelivery();
+  }
+
+  /** Advances the oldest ages by the wall-clock time since the answer. */
+  function tickDelivery() {
+    if (!D.answer) return;
+    const elapsed = (performance.now() - D.at) / 1000;
+    for (const li of $('delivery').querySelectorAll('li[data-age]')) {
+      const age = Number(li.dataset.age) + elapsed;
+      li.classList.toggle('warn', age > OUTBOX_WARN_S);
+      li.querySelector('.sink-oldest').textContent = `oldest ${dur(age * 1000)}`;
+    }
+  }
+
+  function startOutbox() {
+    D.timer = setInterval(pollOutbox, OUTBOX_POLL_MS);
+    setInterval(tickDelivery, 1000);
+    pollOutbox();
+  }
+
   // ---------- KPIs ----------
 
   function drawKpis() {
@@ -738,6 +846,7 @@
     setInterval(() => { S.queuesDirty = true; }, 1000);
     requestAnimationFrame(frame);
     connect();
+    startOutbox();
   }
 
   start();

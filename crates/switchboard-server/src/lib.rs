@@ -4,14 +4,16 @@
 //! pipeline ──apply──▶ Engine (Arc<Mutex>) ◀──read── /api/agents, /api/queues, /api/alerts?active
 //!     │                                      
 //!     ├──publish(&engine, &changes)──▶ Hub ──broadcast──▶ /api/events (SSE) ──▶ dashboard
-//!     └──commit ≈1/s──▶ Store ◀──read (2nd handle, blocking pool)── /api/contacts, /api/metrics
+//!     └──commit ≈1/s──▶ Store ◀──read (2nd handle, blocking pool)── /api/contacts, /api/metrics,
+//!                                                                   /api/outbox
 //! ```
 //!
 //! - [`router`] builds the whole app from an [`AppState`]; tests call it in-process;
 //!   [`serve`] runs it with graceful shutdown, [`ServerHandle`] on its own thread for
 //!   synchronous callers (the `switchboard` commands);
 //! - [`hub`]: the feed's broadcaster and the message types; [`feed`]: the SSE route;
-//! - [`api`]: the JSON routes; [`views`]: the shapes they answer with;
+//! - [`api`]: the JSON routes; [`views`]: the shapes they answer with; [`outbox`]: what
+//!   the durable outbox holds per sink (the dashboard's Delivery card);
 //! - [`openapi`]: the OpenAPI document and the validator tests check answers with;
 //! - [`auth`]: bearer or basic auth, required off loopback; [`mask`]: phone masking;
 //! - [`telemetry`]: Prometheus metric names and recording helpers;
@@ -25,8 +27,9 @@ pub mod client;
 pub mod error;
 pub mod feed;
 pub mod hub;
-pub mod mask;
+pub use switchboard_telemetry::mask;
 pub mod openapi;
+pub mod outbox;
 mod state;
 pub mod telemetry;
 pub mod views;
@@ -54,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/contacts/{id}", get(api::contact))
         .route("/api/metrics", get(api::metrics))
         .route("/api/alerts", get(api::alerts))
+        .route("/api/outbox", get(outbox::outbox))
         .route("/api/events", get(feed::events))
         .route("/api/openapi.json", get(openapi::document))
         .route("/metrics", get(api::prometheus))

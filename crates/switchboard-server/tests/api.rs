@@ -4,15 +4,19 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
+
 use base64::Engine as _;
 use common::Center;
-use serde_json::Value;
-use switchboard_engine::{AgentState, Alert, ContactTimeline};
+use serde_json::{json, Value};
+use switchboard_engine::{AgentState, Alert, Changes, ContactTimeline, Engine, EngineConfig};
 use switchboard_server::openapi::{self, validate};
-use switchboard_server::{client, Auth, ServerHandle, ServerOptions};
+use switchboard_server::outbox::DEAD_LETTER_SINK;
+use switchboard_server::{client, telemetry, AppState, Auth, Hub, ServerHandle, ServerOptions};
 use switchboard_store::{
-    AgentFilter, ContactDetail, ContactFilter, Loaded, MetricQuery, MetricRow, Positions, Store,
-    StoreError, TransitionFilter, TransitionRow,
+    AgentFilter, Batch, ContactDetail, ContactFilter, Loaded, MetricQuery, MetricRow, OutboxDepth,
+    OutboxEntry, OutboxRow, Positions, SqliteStore, Store, StoreError, TransitionFilter,
+    TransitionRow,
 };
 
 /// Checks one answer against the document: its status is documented, its content type
@@ -111,6 +115,7 @@ fn every_route_answers_what_the_openapi_document_says() {
         "/api/events",
         "/api/metrics",
         "/api/openapi.json",
+        "/api/outbox",
         "/api/queues",
         "/assets/{path}",
         "/healthz",
@@ -210,6 +215,7 @@ fn errors_are_documented_json() {
         ("/api/agents?colour=red", "/api/agents", 400, "colour"),
         ("/api/contacts?limit=0", "/api/contacts", 400, "limit"),
         ("/api/contacts?active=maybe", "/api/contacts", 400, "active"),
+        ("/api/outbox?sink=crm", "/api/outbox", 400, "sink"),
         ("/assets/nope.js", "/assets/{path}", 404, "no asset"),
     ];
     for (url, path, status, says) in cases {
@@ -230,6 +236,128 @@ fn errors_are_documented_json() {
         &r.json().unwrap(),
     )
     .unwrap();
+}
+
+/// Now on the wall clock, in milliseconds (outbox times are wall-clock times).
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// An item routed to `sink` at `created_ms` (built like the store suite's entries).
+fn routed(sink: &str, key: &str, payload: &[u8], created_ms: i64) -> OutboxEntry {
+    OutboxEntry {
+        rule: "r1".into(),
+        sink: sink.into(),
+        key: key.into(),
+        kind: "record".into(),
+        payload: payload.to_vec(),
+        event_ms: created_ms - 500,
+        created_ms,
+    }
+}
+
+/// A server over an empty engine and `store` (none: a server without history).
+fn outbox_server(store: Option<Box<dyn Store>>) -> ServerHandle {
+    let engine = Arc::new(Mutex::new(Engine::new(EngineConfig::default())));
+    let mut state = AppState::new(engine, Hub::default(), ServerOptions::default());
+    if let Some(store) = store {
+        state = state.with_store(store);
+    }
+    ServerHandle::start("127.0.0.1:0".parse().unwrap(), state).expect("server starts")
+}
+
+#[test]
+fn the_outbox_route_counts_what_each_sink_has_waiting() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("switchboard.db");
+    let mut writer = SqliteStore::open(&path).unwrap();
+    let server = outbox_server(Some(Box::new(SqliteStore::open(&path).unwrap())));
+    let doc = openapi::parsed();
+    let get = || {
+        let r = client::get(server.local_addr(), "/api/outbox", &[]).unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        check_answer(&doc, "/api/outbox", "/api/outbox", &r).expect("a JSON answer")
+    };
+    assert_eq!(get(), json!({"sinks": [], "dead_letters": 0}));
+
+    let now = wall_ms();
+    let entries = [
+        routed("crm", "c1", &[b'x'; 1000], now - 42_500),
+        routed("crm", "c2", &[b'y'; 400], now - 10_000),
+        routed("crm", "c3", b"{}", now - 1_000),
+        routed("archive", "a1", &[0; 2048], now - 400_000),
+        routed(DEAD_LETTER_SINK, "d1", b"bad", now - 5_000),
+        routed(DEAD_LETTER_SINK, "d2", b"bad", now - 4_000),
+        routed(DEAD_LETTER_SINK, "d3", b"bad", now - 3_000),
+    ];
+    let engine = Engine::new(EngineConfig::default());
+    let (changes, positions) = (Changes::default(), Positions::new());
+    writer
+        .commit(&Batch::new(&engine, &changes, &positions).with_outbox(&entries))
+        .unwrap();
+    // A worker holds the oldest crm item: still waiting, no longer ready.
+    let claimed = writer
+        .outbox_claim("crm", "w1", 1, 1 << 20, now, 60_000)
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    // A delivery worker of this process delivered to crm (the recorder is the process's,
+    // installed by the server's state): its lag is known; archive's is not.
+    telemetry::delivery::delivered("crm", 5, Some(2.5));
+
+    let body = get();
+    let elapsed = (wall_ms() - now) as f64 / 1000.0;
+    assert_eq!(body["dead_letters"], 3, "{body}");
+    let sinks = body["sinks"].as_array().unwrap();
+    let names: Vec<&str> = sinks.iter().map(|s| s["sink"].as_str().unwrap()).collect();
+    assert_eq!(names, ["archive", "crm"], "{body}");
+    let (archive, crm) = (&sinks[0], &sinks[1]);
+    assert_eq!(
+        [&crm["items"], &crm["bytes"], &crm["ready"], &crm["lag_s"]],
+        [&json!(3), &json!(1402), &json!(2), &json!(2.5)],
+        "{body}"
+    );
+    assert_eq!(
+        [
+            &archive["items"],
+            &archive["bytes"],
+            &archive["ready"],
+            &archive["lag_s"]
+        ],
+        [&json!(1), &json!(2048), &json!(1), &Value::Null],
+        "{body}"
+    );
+    for (sink, age) in [(crm, 42.5), (archive, 400.0)] {
+        let got = sink["oldest_age_s"].as_f64().unwrap();
+        assert!(
+            got >= age && got <= age + elapsed + 0.001,
+            "{}: oldest_age_s {got}, expected {age} plus at most {elapsed}",
+            sink["sink"]
+        );
+    }
+
+    // Everything delivered but the dead letters: no sink listed, the letters still counted.
+    let delivered: Vec<i64> = writer
+        .outbox_peek(None, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.sink != DEAD_LETTER_SINK)
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(delivered.len(), 4);
+    writer.outbox_delivered(&delivered).unwrap();
+    assert_eq!(get(), json!({"sinks": [], "dead_letters": 3}));
+}
+
+#[test]
+fn the_outbox_route_needs_a_store() {
+    let server = outbox_server(None);
+    let r = client::get(server.local_addr(), "/api/outbox", &[]).unwrap();
+    assert_eq!(r.status, 503, "{}", r.text());
+    check_answer(&openapi::parsed(), "/api/outbox", "/api/outbox", &r);
+    assert!(r.text().contains("no store"), "{}", r.text());
 }
 
 /// A store whose every query fails with a message that must not reach clients.
@@ -275,6 +403,41 @@ impl Store for BrokenStore {
     fn dump(&self) -> Result<String, StoreError> {
         Err(broken())
     }
+    fn outbox_insert(&mut self, _: &[OutboxEntry]) -> Result<u64, StoreError> {
+        Err(broken())
+    }
+    fn outbox_claim(
+        &mut self,
+        _: &str,
+        _: &str,
+        _: usize,
+        _: usize,
+        _: i64,
+        _: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        Err(broken())
+    }
+    fn outbox_delivered(&mut self, _: &[i64]) -> Result<(), StoreError> {
+        Err(broken())
+    }
+    fn outbox_retry(&mut self, _: &[(i64, i64, String)]) -> Result<(), StoreError> {
+        Err(broken())
+    }
+    fn outbox_dead(&mut self, _: &[i64], _: &[OutboxEntry]) -> Result<(), StoreError> {
+        Err(broken())
+    }
+    fn outbox_release(&mut self, _: &[i64]) -> Result<(), StoreError> {
+        Err(broken())
+    }
+    fn outbox_depth(&self, _: i64) -> Result<Vec<OutboxDepth>, StoreError> {
+        Err(broken())
+    }
+    fn outbox_len(&self) -> Result<u64, StoreError> {
+        Err(broken())
+    }
+    fn outbox_peek(&self, _: Option<&str>, _: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        Err(broken())
+    }
 }
 
 #[test]
@@ -282,7 +445,12 @@ fn internal_errors_say_internal_error_and_nothing_more() {
     let center = Center::start_with(ServerOptions::default(), 10, |s| {
         s.with_store(Box::new(BrokenStore))
     });
-    for url in ["/api/contacts", "/api/metrics", "/api/alerts"] {
+    for url in [
+        "/api/contacts",
+        "/api/metrics",
+        "/api/alerts",
+        "/api/outbox",
+    ] {
         let r = center.get(url);
         assert_eq!(r.status, 500, "GET {url}");
         assert_eq!(
@@ -303,7 +471,13 @@ fn bearer_token_guards_everything_but_the_probes() {
     };
     let center = Center::start(options, 10);
     let addr = center.addr();
-    for path in ["/api/agents", "/api/events", "/metrics", "/assets/app.js"] {
+    for path in [
+        "/api/agents",
+        "/api/events",
+        "/api/outbox",
+        "/metrics",
+        "/assets/app.js",
+    ] {
         let r = client::get(addr, path, &[]).unwrap();
         assert_eq!(r.status, 401, "GET {path}");
         assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));

@@ -9,14 +9,20 @@
 //! engine state and positions that agree exactly: no record applied twice, none skipped.
 //! The query methods serve reports and, later, the API.
 //!
+//! What routing rules select rides in the same batch ([`Batch::outbox`]) into the durable
+//! [`outbox`], from which sink workers claim, deliver and retire it (the `outbox_*`
+//! methods of [`Store`]).
+//!
 //! - [`url`] turns `sqlite:PATH` and `postgres://...` into a store;
 //! - [`query`] holds the filters and rows of the query methods;
+//! - [`outbox`] holds the outbox's entries, rows and depths;
 //! - [`sqlite`] is the embedded default, [`SqliteStore`];
 //! - [`postgres`] is the shared store for several workers, [`PostgresStore`];
 //! - [`error`] holds [`StoreError`].
 
 mod columns;
 pub mod error;
+pub mod outbox;
 pub mod postgres;
 pub mod query;
 pub mod sqlite;
@@ -29,6 +35,7 @@ use std::collections::BTreeMap;
 use switchboard_engine::{AgentState, Alert, Changes, ContactTimeline, Engine, EngineMeta};
 
 pub use error::StoreError;
+pub use outbox::{OutboxDepth, OutboxEntry, OutboxRow};
 pub use postgres::PostgresStore;
 pub use query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
@@ -53,11 +60,15 @@ pub struct Batch<'a> {
     pub meta: &'a EngineMeta,
     /// Positions that moved in this batch (others keep their stored value).
     pub positions: &'a Positions,
+    /// What routing rules selected from this batch, in routing order; an entry whose
+    /// sink and key are already queued is skipped.
+    pub outbox: &'a [OutboxEntry],
 }
 
 impl<'a> Batch<'a> {
     /// A batch of `changes` (just taken from `engine`) with the current states of the
-    /// agents and contacts they mark dirty.
+    /// agents and contacts they mark dirty, and nothing for the outbox (see
+    /// [`Batch::with_outbox`]).
     pub fn new(engine: &'a Engine, changes: &'a Changes, positions: &'a Positions) -> Self {
         Batch {
             changes,
@@ -73,7 +84,13 @@ impl<'a> Batch<'a> {
                 .collect(),
             meta: engine.meta(),
             positions,
+            outbox: &[],
         }
+    }
+
+    /// The same batch with `outbox` to store along with it.
+    pub fn with_outbox(self, outbox: &'a [OutboxEntry]) -> Self {
+        Batch { outbox, ..self }
     }
 }
 
@@ -94,7 +111,8 @@ pub trait Store: Send {
     /// positions, as of the last commit.
     fn load(&self) -> Result<Loaded, StoreError>;
 
-    /// Writes a whole batch atomically: either all of it is stored, or none of it.
+    /// Writes a whole batch atomically, outbox entries included: either all of it is
+    /// stored, or none of it.
     fn commit(&mut self, batch: &Batch<'_>) -> Result<(), StoreError>;
 
     /// Input positions as of the last commit.
@@ -131,4 +149,58 @@ pub trait Store: Send {
     /// The whole contents as canonical text: every table, every row sorted by key. Two
     /// stores with equal dumps hold the same data (used to compare stores in tests).
     fn dump(&self) -> Result<String, StoreError>;
+
+    /// Stores `entries` outside a commit (dead-letter replay), in one transaction, and
+    /// returns how many were added: an entry whose sink and key are already queued is
+    /// skipped.
+    fn outbox_insert(&mut self, entries: &[OutboxEntry]) -> Result<u64, StoreError>;
+
+    /// Claims up to `max_items` rows of `sink` for `worker`, oldest (lowest id) first:
+    /// rows whose `not_before_ms` is at or before `now_ms` and that no worker holds (no
+    /// claim, or one that ended at or before `now_ms`). It stops before the payloads add
+    /// up to more than `max_bytes`, but always takes the first row, however large. The
+    /// rows are held until `now_ms + lease_ms`; other workers skip them until then (on
+    /// PostgreSQL without waiting for this claim to finish), and take them again after.
+    /// Returned in id order.
+    fn outbox_claim(
+        &mut self,
+        sink: &str,
+        worker: &str,
+        max_items: usize,
+        max_bytes: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// Removes the rows the destination took. Ids no longer stored are ignored.
+    fn outbox_delivered(&mut self, ids: &[i64]) -> Result<(), StoreError>;
+
+    /// Puts rows back after a failed delivery, each as `(id, not_before_ms, error)`: one
+    /// more attempt counted, the claim released, not claimed again before `not_before_ms`
+    /// (a time before the epoch counts as 0: at once), the error kept as `last_error`. In
+    /// one transaction; an id given twice counts once, with its last values.
+    fn outbox_retry(&mut self, retries: &[(i64, i64, String)]) -> Result<(), StoreError>;
+
+    /// Retires rows the destination refused for good: in one transaction, removes `ids`
+    /// and stores `dead_letters` (entries for the dead-letter sink, delivered from the
+    /// outbox like any other), so an item is never both gone and not dead-lettered.
+    fn outbox_dead(&mut self, ids: &[i64], dead_letters: &[OutboxEntry]) -> Result<(), StoreError>;
+
+    /// Gives claims back without counting an attempt (a worker shutting down with rows it
+    /// did not send): the rows are ready for any worker at once.
+    fn outbox_release(&mut self, ids: &[i64]) -> Result<(), StoreError>;
+
+    /// How much each sink has waiting, sorted by sink name (byte order); `ready` is
+    /// counted as of `now_ms`. Sinks with nothing queued are not listed.
+    fn outbox_depth(&self, now_ms: i64) -> Result<Vec<OutboxDepth>, StoreError>;
+
+    /// How many rows are queued in all, claimed or not (the pipeline's backpressure
+    /// check). An exact count, so its cost grows with the outbox: next to nothing in
+    /// SQLite, tens of milliseconds per 100,000 rows in PostgreSQL; the outbox's
+    /// configured bound keeps it in check.
+    fn outbox_len(&self) -> Result<u64, StoreError>;
+
+    /// Up to `limit` rows, of one sink or all, oldest first, claimed or not (for
+    /// inspection; does not claim).
+    fn outbox_peek(&self, sink: Option<&str>, limit: usize) -> Result<Vec<OutboxRow>, StoreError>;
 }

@@ -2,7 +2,7 @@
 //! fresh, empty store, and checks behaviour through the [`Store`] trait only, so SQLite
 //! and PostgreSQL are held to the same semantics. `sqlite/tests.rs` and
 //! `postgres/tests.rs` instantiate it with [`store_suite!`](crate::store_suite) and add
-//! what only their backend has.
+//! what only their backend has. The outbox's tests are in [`outbox`].
 
 use std::collections::BTreeMap;
 
@@ -15,6 +15,9 @@ use switchboard_engine::{
 use switchboard_model::{ContactRecord, Record, Timestamp};
 
 use crate::{AgentFilter, Batch, ContactFilter, MetricQuery, Positions, Store, TransitionFilter};
+
+mod outbox;
+pub use outbox::*;
 
 /// A fresh store and whatever keeps it alive (a temporary folder, a schema to drop).
 pub struct Fresh {
@@ -41,6 +44,18 @@ macro_rules! store_suite {
             dump_is_canonical_and_sees_every_table,
             contact_rows_update_in_place,
             positions_move_and_others_keep_their_value,
+            outbox_entries_commit_with_the_batch_and_claim_in_order,
+            outbox_keys_are_queued_once_per_sink,
+            outbox_claim_respects_max_items_and_max_bytes,
+            outbox_claim_respects_not_before_and_live_claims,
+            outbox_claim_mixes_due_retries_and_fresh_rows_by_age,
+            outbox_retry_counts_an_attempt_and_releases_the_claim,
+            outbox_delivered_rows_leave,
+            outbox_dead_deletes_and_inserts_in_one_transaction,
+            outbox_release_gives_claims_back_without_an_attempt,
+            outbox_depth_and_len_count_per_sink,
+            outbox_failed_commit_leaves_no_rows,
+            outbox_nul_characters_are_stored_alike,
         );
     };
     (@tests $open:expr; $($name:ident),* $(,)?) => {
@@ -163,6 +178,7 @@ pub fn empty_batch<'a>(
         contacts: vec![],
         meta,
         positions: pos,
+        outbox: &[],
     }
 }
 
@@ -413,7 +429,7 @@ pub fn newest_contact_record_wins_whatever_the_order(open: Open) {
     assert!(rows.contains("c-2") && !rows.contains("\"old\""), "{rows}");
 }
 
-fn alert(id: &str, cleared: Option<&str>) -> AlertEvent {
+pub fn alert(id: &str, cleared: Option<&str>) -> AlertEvent {
     AlertEvent {
         event: if cleared.is_some() {
             "cleared"
@@ -523,6 +539,7 @@ pub fn dump_is_canonical_and_sees_every_table(open: Open) {
         "alerts",
         "engine_meta",
         "positions",
+        "outbox",
     ] {
         assert!(da.contains(&format!("## {table} (")), "{table} missing");
     }

@@ -2,9 +2,9 @@
 //! library crate; this file only routes subcommands to them.
 
 mod cmd;
-mod config;
 mod inputs;
-mod pipeline;
+
+use switchboard_pipeline::config;
 
 use std::process::ExitCode;
 
@@ -38,6 +38,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Check a config file without starting anything; print every problem.
     Validate(cmd::validate::Args),
+    /// List, show and replay dead letters (records that did not decode, items a sink refused).
+    Dlq(cmd::dlq::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Validate(args) => cmd::validate::run(args),
+        Command::Dlq(args) => cmd::dlq::run(args),
     };
     match result {
         Ok(code) => code,

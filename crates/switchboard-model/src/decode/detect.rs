@@ -403,6 +403,7 @@ pub(crate) fn decode_value(
                 kind,
                 source: src,
                 record,
+                raw: bytes::Bytes::copy_from_slice(bytes),
             })),
             Err(RecordError::Invalid { kind, source }) => fail(
                 f,

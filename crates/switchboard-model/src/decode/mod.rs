@@ -16,6 +16,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde::Serialize;
 
 use crate::record::{Record, RecordKind};
@@ -103,6 +104,12 @@ pub struct Decoded {
     pub kind: RecordKind,
     pub source: Source,
     pub record: Record,
+    /// The record exactly as it arrived (after base64 and gzip): what anything that
+    /// re-emits the record writes, so nulls, key order, number formatting and unknown
+    /// fields survive byte for byte. For a contact event that came as a bare `detail`,
+    /// the `detail` object; otherwise the whole event.
+    #[serde(skip)]
+    pub raw: Bytes,
 }
 
 /// A piece of input that did not decode, where it was, and why.

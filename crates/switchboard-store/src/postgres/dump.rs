@@ -1,7 +1,8 @@
 //! The canonical text of a PostgreSQL store, in the same shape as the SQLite store's: every
 //! table in a fixed order, rows sorted by key (text in byte order, whatever the database's
 //! collation), one line per row with tab-separated columns. A timeline entry's insertion
-//! number is left out: it orders the rows but is not content.
+//! number is left out: it orders the rows but is not content. Binary columns are shown as
+//! SQLite shows them (`x'0a1b'`), so an outbox row reads the same in both dumps.
 
 use std::fmt::Write;
 
@@ -15,7 +16,7 @@ pub(super) fn dump(store: &PostgresStore) -> Result<String, StoreError> {
     let mut out = String::new();
     for (table, columns, order) in DUMP {
         let names: Vec<&str> = columns.split(',').map(str::trim).collect();
-        let select: Vec<String> = names.iter().map(|c| format!("{c}::text")).collect();
+        let select: Vec<String> = names.iter().map(|c| column_text(c)).collect();
         let order: Vec<String> = order
             .split(',')
             .map(|c| {
@@ -50,4 +51,13 @@ pub(super) fn dump(store: &PostgresStore) -> Result<String, StoreError> {
         }
     }
     Ok(out)
+}
+
+/// The SQL that shows column `c` as text.
+fn column_text(c: &str) -> String {
+    match c {
+        // The one binary column; `::text` would give `\x...`.
+        "payload" => "'x''' || encode(payload, 'hex') || ''''".to_owned(),
+        c => format!("{c}::text"),
+    }
 }

@@ -23,7 +23,10 @@
 //! - **contact records**, **triggers**, **alerts** and **positions** are keyed upserts
 //!   that do not depend on what else is stored;
 //! - **engine meta** (clocks, counters, waiting contacts, alert timers) is per worker:
-//!   each restores its own.
+//!   each restores its own;
+//! - the **outbox** is shared: any worker's pipeline queues into it, and sink workers on
+//!   any host claim from it with `FOR UPDATE SKIP LOCKED` and a lease (see [`crate::outbox`]),
+//!   each row held by one worker at a time.
 //!
 //! Rows are written in one fixed table order and in key order within a table, which keeps
 //! two commits from waiting on each other in a cycle; if PostgreSQL still reports a
@@ -39,6 +42,7 @@
 
 mod dump;
 mod merge;
+mod outbox;
 mod read;
 pub mod schema;
 #[cfg(test)]
@@ -58,7 +62,7 @@ use crate::query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
     TransitionRow,
 };
-use crate::{Batch, Loaded, Positions, Store, StoreError};
+use crate::{Batch, Loaded, OutboxDepth, OutboxEntry, OutboxRow, Positions, Store, StoreError};
 
 /// The worker name used when none is given.
 pub const DEFAULT_WORKER: &str = "default";
@@ -291,6 +295,50 @@ impl Store for PostgresStore {
 
     fn dump(&self) -> Result<String, StoreError> {
         dump::dump(self)
+    }
+
+    fn outbox_insert(&mut self, entries: &[OutboxEntry]) -> Result<u64, StoreError> {
+        outbox::insert(self, entries)
+    }
+
+    fn outbox_claim(
+        &mut self,
+        sink: &str,
+        worker: &str,
+        max_items: usize,
+        max_bytes: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        outbox::claim(self, sink, worker, max_items, max_bytes, now_ms, lease_ms)
+    }
+
+    fn outbox_delivered(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        outbox::delivered(self, ids)
+    }
+
+    fn outbox_retry(&mut self, retries: &[(i64, i64, String)]) -> Result<(), StoreError> {
+        outbox::retry(self, retries)
+    }
+
+    fn outbox_dead(&mut self, ids: &[i64], dead_letters: &[OutboxEntry]) -> Result<(), StoreError> {
+        outbox::dead(self, ids, dead_letters)
+    }
+
+    fn outbox_release(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        outbox::release(self, ids)
+    }
+
+    fn outbox_depth(&self, now_ms: i64) -> Result<Vec<OutboxDepth>, StoreError> {
+        outbox::depth(self, now_ms)
+    }
+
+    fn outbox_len(&self) -> Result<u64, StoreError> {
+        outbox::len(self)
+    }
+
+    fn outbox_peek(&self, sink: Option<&str>, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        outbox::peek(self, sink, limit)
     }
 }
 

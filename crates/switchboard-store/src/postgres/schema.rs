@@ -14,9 +14,11 @@
 //! it in one transaction, under an advisory lock so that workers starting together do not
 //! race; a version above [`VERSION`] is refused.
 
+use crate::sqlite::schema::OUTBOX_DUMP;
+
 /// Migrations, in order; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 /// Never edit a released migration: append a new one.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this code reads and writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -129,8 +131,33 @@ CREATE TABLE positions (
 );
 ";
 
+/// The durable outbox (see [`crate::outbox`]), as in SQLite. Its ids come from a sequence:
+/// never reused, increasing in insertion order, with gaps where an insert was skipped or
+/// rolled back. Workers claim rows with `FOR UPDATE SKIP LOCKED`, so the claims of several
+/// workers never wait on each other.
+const V2: &str = "
+CREATE TABLE outbox (
+    id            BIGSERIAL PRIMARY KEY,
+    rule          TEXT NOT NULL,
+    sink          TEXT NOT NULL CONSTRAINT outbox_sink_named CHECK (sink <> ''),
+    key           TEXT NOT NULL CONSTRAINT outbox_key_given CHECK (key <> ''),
+    kind          TEXT NOT NULL,
+    payload       BYTEA NOT NULL,
+    event_ms      BIGINT NOT NULL,
+    created_ms    BIGINT NOT NULL,
+    attempts      BIGINT NOT NULL DEFAULT 0,
+    not_before_ms BIGINT NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    claimed_by    TEXT,
+    claimed_until BIGINT,
+    UNIQUE (sink, key)
+);
+CREATE INDEX outbox_ready ON outbox (sink, not_before_ms, id);
+";
+
 /// Tables, the columns `dump` shows (the order a table's rows depend on, such as an entry's
-/// insertion number, is left out: it is not content) and the order of their rows.
+/// insertion number or an outbox row's id, is left out: it is not content; nor are outbox
+/// claims, which depend on timing) and the order of their rows.
 pub const DUMP: &[(&str, &str, &str)] = &[
     (
         "agents",
@@ -175,4 +202,5 @@ pub const DUMP: &[(&str, &str, &str)] = &[
     ),
     ("engine_meta", "worker, json", "worker"),
     ("positions", "source, position", "source"),
+    ("outbox", OUTBOX_DUMP, "sink, key"),
 ];

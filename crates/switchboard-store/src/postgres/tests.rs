@@ -350,3 +350,150 @@ fn entries_of_one_millisecond_keep_their_order_across_commits() {
     let stored = store.contact("c-1").unwrap().unwrap().timeline;
     assert_eq!(stored.entries, c.entries);
 }
+
+#[test]
+fn a_version_1_store_gains_the_outbox() {
+    let schema = Schema::new();
+    let mut old = Config::from_str(&schema.url())
+        .unwrap()
+        .connect(NoTls)
+        .unwrap();
+    old.batch_execute(schema::MIGRATIONS[0]).unwrap();
+    old.batch_execute(
+        "CREATE TABLE schema_version (version INTEGER NOT NULL);
+         INSERT INTO schema_version VALUES (1)",
+    )
+    .unwrap();
+    let mut store = schema.open("w");
+    assert_eq!(store.schema_version().unwrap(), schema::VERSION);
+    let added = store
+        .outbox_insert(&[suite::entry("crm", "k1", b"{}")])
+        .unwrap();
+    assert_eq!(added, 1);
+}
+
+/// Workers on connections of their own claim at once, in small batches, and report back:
+/// between them they claim every row, and no row twice (`FOR UPDATE SKIP LOCKED`).
+#[test]
+fn concurrent_claims_from_several_connections_are_disjoint_and_complete() {
+    const ITEMS: usize = 1_000;
+    const WORKERS: usize = 4;
+    let schema = Schema::new();
+    let mut store = schema.open("pipeline");
+    let entries: Vec<_> = (0..ITEMS)
+        .map(|i| suite::entry("crm", &format!("k{i}"), b"{\"n\":1}"))
+        .collect();
+    assert_eq!(store.outbox_insert(&entries).unwrap(), ITEMS as u64);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(WORKERS));
+    let handles: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let url = schema.url();
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let mut store = PostgresStore::open(&url, &format!("w{w}")).unwrap();
+                barrier.wait();
+                let mut mine = Vec::new();
+                loop {
+                    let rows = store
+                        .outbox_claim("crm", &format!("w{w}"), 7, 1 << 20, 0, 60_000)
+                        .unwrap();
+                    if rows.is_empty() {
+                        return mine;
+                    }
+                    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                    // Half delivered, half kept claimed: both must stay out of others' claims.
+                    store.outbox_delivered(&ids[..ids.len() / 2]).unwrap();
+                    mine.extend(ids);
+                }
+            })
+        })
+        .collect();
+    let per_worker: Vec<Vec<i64>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(
+        per_worker.iter().filter(|ids| !ids.is_empty()).count() > 1,
+        "the claims ran side by side: {:?}",
+        per_worker.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    let mut all: Vec<i64> = per_worker.into_iter().flatten().collect();
+    let claimed = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), claimed, "a row was claimed twice");
+    assert_eq!(all.len(), ITEMS, "every row was claimed");
+}
+
+/// A claim passes over rows another transaction holds instead of waiting for it.
+#[test]
+fn a_claim_skips_locked_rows_without_waiting() {
+    let schema = Schema::new();
+    let mut store = schema.open("w1");
+    store
+        .outbox_insert(&[
+            suite::entry("crm", "k1", b"a"),
+            suite::entry("crm", "k2", b"b"),
+        ])
+        .unwrap();
+    let mut other = Config::from_str(&schema.url())
+        .unwrap()
+        .connect(NoTls)
+        .unwrap();
+    let mut tx = other.transaction().unwrap();
+    tx.execute("SELECT id FROM outbox WHERE key = 'k1' FOR UPDATE", &[])
+        .unwrap();
+    // Would block until the transaction ends if the claim waited on the lock.
+    store
+        .client
+        .borrow_mut()
+        .batch_execute("SET lock_timeout = '2s'")
+        .unwrap();
+    let rows = store
+        .outbox_claim("crm", "w1", 10, 1 << 20, 0, 1_000)
+        .unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| r.entry.key.as_str())
+            .collect::<Vec<_>>(),
+        ["k2"]
+    );
+    tx.rollback().unwrap();
+    let rows = store
+        .outbox_claim("crm", "w1", 10, 1 << 20, 0, 1_000)
+        .unwrap();
+    assert_eq!(rows.len(), 1, "k1, once the other transaction let go");
+}
+
+/// Two pipelines committing the same keys at once (a record re-delivered to another
+/// worker) queue each key once.
+#[test]
+fn concurrent_commits_of_the_same_keys_queue_each_once() {
+    const WORKERS: usize = 4;
+    const COMMITS: usize = 20;
+    let schema = Schema::new();
+    let handles: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let url = schema.url();
+            thread::spawn(move || {
+                let mut store = PostgresStore::open(&url, &format!("w{w}")).unwrap();
+                let (changes, meta, pos) =
+                    (Changes::default(), EngineMeta::default(), Positions::new());
+                for i in 0..COMMITS {
+                    // Keys shared by every worker, in an order of its own.
+                    let mut entries: Vec<_> = (0..5)
+                        .map(|k| suite::entry("crm", &format!("c{i}-k{k}"), b"{}"))
+                        .collect();
+                    entries.rotate_left(w % 5);
+                    store
+                        .commit(&empty_batch(&changes, &meta, &pos).with_outbox(&entries))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(
+        schema.open("reader").outbox_len().unwrap(),
+        (COMMITS * 5) as u64
+    );
+}

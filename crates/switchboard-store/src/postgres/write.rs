@@ -2,6 +2,10 @@
 //! safe with several workers committing at once (the module docs of [`super`] say how
 //! each table is written).
 //!
+//! Outbox entries go in routing order (their ids follow it), after the other tables and
+//! before the transitions' table lock; two workers queueing the same key at once wait on
+//! each other's unique-index entry, and a deadlock between them is retried like any other.
+//!
 //! Each table takes one statement whatever the batch size: rows go in as arrays and come
 //! out of `UNNEST`, so a commit costs a handful of round trips, not one per row.
 
@@ -19,7 +23,7 @@ use crate::{Batch, StoreError};
 
 /// How many times a commit is tried when PostgreSQL reports a deadlock or a
 /// serialization failure (another worker's commit got in the way).
-const ATTEMPTS: u32 = 5;
+pub(super) const ATTEMPTS: u32 = 5;
 
 pub(super) fn commit(store: &mut PostgresStore, batch: &Batch<'_>) -> Result<(), StoreError> {
     let rows = Rows::of(batch)?;
@@ -38,7 +42,7 @@ pub(super) fn commit(store: &mut PostgresStore, batch: &Batch<'_>) -> Result<(),
     }
 }
 
-fn is_transient(e: &postgres::Error) -> bool {
+pub(super) fn is_transient(e: &postgres::Error) -> bool {
     matches!(
         e.code(),
         Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
@@ -58,6 +62,7 @@ fn try_commit(store: &PostgresStore, batch: &Batch<'_>, rows: &Rows<'_>) -> Resu
     write_metrics(store, &mut tx, batch)?;
     write_alerts(store, &mut tx, rows)?;
     write_meta_and_positions(store, &mut tx, batch)?;
+    super::outbox::insert_entries(store, &mut tx, batch.outbox)?;
     // Last, because it takes a table lock that is held until the commit.
     write_transitions(store, &mut tx, rows)?;
     tx.commit().map_err(store.err("committing"))

@@ -15,10 +15,10 @@ use crate::StoreError;
 pub(super) fn dump(store: &SqliteStore) -> Result<String, StoreError> {
     let err = sql_err(&store.path, "dumping the store");
     let mut out = String::new();
-    for (table, order) in TABLES {
+    for (table, columns, order) in TABLES {
         let mut stmt = store
             .conn
-            .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+            .prepare(&format!("SELECT {columns} FROM {table} ORDER BY {order}"))
             .map_err(&err)?;
         let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
         let _ = writeln!(out, "## {table} ({})", columns.join(", "));

@@ -8,9 +8,11 @@
 //! - [`schema`]: tables and migrations;
 //! - `write`: [`Store::commit`], one transaction per batch, metric deltas added in SQL;
 //! - `read`: [`Store::load`] and the query methods;
+//! - `outbox`: the outbox methods, each write in an `IMMEDIATE` transaction;
 //! - `dump`: the canonical text of the whole store.
 
 pub(crate) mod dump;
+mod outbox;
 mod read;
 pub mod schema;
 mod write;
@@ -25,9 +27,10 @@ use crate::query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
     TransitionRow,
 };
-use crate::{Batch, Loaded, Positions, Store, StoreError};
+use crate::{Batch, Loaded, OutboxDepth, OutboxEntry, OutboxRow, Positions, Store, StoreError};
 
-/// How long to wait for another process's lock before giving up.
+/// How long to wait for another connection's lock (another process, or the pipeline's
+/// commit while a sink worker claims) before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A store in one SQLite file.
@@ -158,6 +161,50 @@ impl Store for SqliteStore {
 
     fn dump(&self) -> Result<String, StoreError> {
         dump::dump(self)
+    }
+
+    fn outbox_insert(&mut self, entries: &[OutboxEntry]) -> Result<u64, StoreError> {
+        outbox::insert(self, entries)
+    }
+
+    fn outbox_claim(
+        &mut self,
+        sink: &str,
+        worker: &str,
+        max_items: usize,
+        max_bytes: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        outbox::claim(self, sink, worker, max_items, max_bytes, now_ms, lease_ms)
+    }
+
+    fn outbox_delivered(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        outbox::delivered(self, ids)
+    }
+
+    fn outbox_retry(&mut self, retries: &[(i64, i64, String)]) -> Result<(), StoreError> {
+        outbox::retry(self, retries)
+    }
+
+    fn outbox_dead(&mut self, ids: &[i64], dead_letters: &[OutboxEntry]) -> Result<(), StoreError> {
+        outbox::dead(self, ids, dead_letters)
+    }
+
+    fn outbox_release(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        outbox::release(self, ids)
+    }
+
+    fn outbox_depth(&self, now_ms: i64) -> Result<Vec<OutboxDepth>, StoreError> {
+        outbox::depth(self, now_ms)
+    }
+
+    fn outbox_len(&self) -> Result<u64, StoreError> {
+        outbox::len(self)
+    }
+
+    fn outbox_peek(&self, sink: Option<&str>, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        outbox::peek(self, sink, limit)
     }
 }
 

@@ -9,7 +9,7 @@
 
 /// Migrations, in order; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 /// Never edit a released migration: append a new one.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this code reads and writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -109,15 +109,45 @@ CREATE TABLE positions (
 );
 ";
 
-/// Tables and the columns their rows are sorted by, for `dump`.
-pub const TABLES: &[(&str, &str)] = &[
-    ("agents", "agent_arn"),
-    ("contacts", "contact_id"),
-    ("contact_records", "contact_id"),
-    ("transitions", "seq"),
-    ("triggers", "contact_id, kind"),
-    ("metric_cells", "start_ms, kind, id"),
-    ("alerts", "id"),
-    ("engine_meta", "id"),
-    ("positions", "source"),
+/// The durable outbox (see [`crate::outbox`]). `AUTOINCREMENT` so that an id is never
+/// reused: a worker reporting on a row after its lease ran out can only touch that row.
+/// The checks refuse an entry that names no sink or has no idempotency key.
+const V2: &str = "
+CREATE TABLE outbox (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule          TEXT NOT NULL,
+    sink          TEXT NOT NULL CONSTRAINT outbox_sink_named CHECK (sink <> ''),
+    key           TEXT NOT NULL CONSTRAINT outbox_key_given CHECK (key <> ''),
+    kind          TEXT NOT NULL,
+    payload       BLOB NOT NULL,
+    event_ms      INTEGER NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    not_before_ms INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    claimed_by    TEXT,
+    claimed_until INTEGER,
+    UNIQUE (sink, key)
+);
+CREATE INDEX outbox_ready ON outbox (sink, not_before_ms, id);
+";
+
+/// Tables, the columns `dump` shows (`*` for all) and the columns their rows are sorted
+/// by. The outbox leaves out its row numbers and claims: they depend on timing (which
+/// worker got there first), not on what is stored.
+pub const TABLES: &[(&str, &str, &str)] = &[
+    ("agents", "*", "agent_arn"),
+    ("contacts", "*", "contact_id"),
+    ("contact_records", "*", "contact_id"),
+    ("transitions", "*", "seq"),
+    ("triggers", "*", "contact_id, kind"),
+    ("metric_cells", "*", "start_ms, kind, id"),
+    ("alerts", "*", "id"),
+    ("engine_meta", "*", "id"),
+    ("positions", "*", "source"),
+    ("outbox", OUTBOX_DUMP, "sink, key"),
 ];
+
+/// The outbox columns `dump` shows, the same in both stores.
+pub const OUTBOX_DUMP: &str = "sink, key, rule, kind, payload, event_ms, created_ms, attempts, \
+     not_before_ms, last_error";

@@ -50,7 +50,107 @@ fn refuses_a_newer_schema() {
 fn dump_lists_every_table_of_the_schema() {
     let f = fresh();
     let dump = f.store.dump().unwrap();
-    for (table, _) in schema::TABLES {
+    for (table, _, _) in schema::TABLES {
         assert!(dump.contains(&format!("## {table} (")), "{table} missing");
     }
+}
+
+#[test]
+fn a_version_1_store_gains_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sb.db");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(schema::MIGRATIONS[0]).unwrap();
+    old.pragma_update(None, "user_version", 1).unwrap();
+    drop(old);
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::VERSION);
+    let added = store
+        .outbox_insert(&[crate::suite::entry("crm", "k1", b"{}")])
+        .unwrap();
+    assert_eq!(added, 1);
+}
+
+/// A sink worker's claim on its own connection waits for the pipeline's commit to finish
+/// (the busy timeout) instead of failing, and then sees what it committed.
+#[test]
+fn a_claim_waits_for_a_commit_on_another_connection() {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sb.db");
+    let mut pipeline = SqliteStore::open(&path).unwrap();
+    let mut worker = SqliteStore::open(&path).unwrap();
+    let (locked, wait_locked) = mpsc::channel();
+    let hold = Duration::from_millis(300);
+    let committer = std::thread::spawn(move || {
+        let tx = pipeline
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        outbox::insert_entries(&tx, "test", &[crate::suite::entry("crm", "k1", b"{}")]).unwrap();
+        locked.send(()).unwrap();
+        // A slow commit: the write lock is held all this time.
+        std::thread::sleep(hold);
+        tx.commit().unwrap();
+    });
+    wait_locked.recv().unwrap();
+    let started = Instant::now();
+    let claimed = worker
+        .outbox_claim("crm", "w1", 10, 1 << 20, 0, 1_000)
+        .unwrap();
+    assert!(
+        started.elapsed() >= hold / 2,
+        "the claim waited for the commit"
+    );
+    assert_eq!(claimed.len(), 1);
+    committer.join().unwrap();
+}
+
+/// Workers on connections of their own, claiming at once, never get the same row.
+#[test]
+fn concurrent_claims_on_several_connections_are_disjoint() {
+    const ITEMS: usize = 300;
+    const WORKERS: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sb.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let entries: Vec<_> = (0..ITEMS)
+        .map(|i| crate::suite::entry("crm", &format!("k{i}"), b"{}"))
+        .collect();
+    assert_eq!(store.outbox_insert(&entries).unwrap(), ITEMS as u64);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(WORKERS));
+    let handles: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let path = path.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut store = SqliteStore::open(&path).unwrap();
+                barrier.wait();
+                let mut mine = Vec::new();
+                loop {
+                    let rows = store
+                        .outbox_claim("crm", &format!("w{w}"), 7, 1 << 20, 0, 60_000)
+                        .unwrap();
+                    if rows.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(rows.iter().map(|r| r.id));
+                }
+            })
+        })
+        .collect();
+    let mut all: Vec<i64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    let want: Vec<i64> = store
+        .outbox_peek(None, ITEMS)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(all, want, "every row claimed exactly once");
 }

@@ -4,9 +4,13 @@
 //! (transitions) is appended; contact records keep the newest `LastUpdateTimestamp`;
 //! triggers are kept once per contact and kind; alerts are upserted by id so a `cleared`
 //! event overwrites its `raised` row; metric deltas are *added* to the stored cells in
-//! SQL, so the same totals come out whatever the batch boundaries were.
+//! SQL, so the same totals come out whatever the batch boundaries were; outbox entries
+//! are inserted unless their sink and key are already queued.
+//!
+//! The transaction is `IMMEDIATE`: it takes the write lock at once, waiting (up to the
+//! busy timeout) for a sink worker's claim on another connection to finish.
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Transaction, TransactionBehavior};
 use serde::Serialize;
 use switchboard_engine::{MetricCell, MetricKey};
 
@@ -18,7 +22,7 @@ pub(super) fn commit(store: &mut SqliteStore, batch: &Batch<'_>) -> Result<(), S
     let path = store.path.as_str();
     let tx = store
         .conn
-        .transaction()
+        .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql_err(path, "starting a commit"))?;
     write_agents(&tx, path, batch)?;
     write_contacts(&tx, path, batch)?;
@@ -28,6 +32,7 @@ pub(super) fn commit(store: &mut SqliteStore, batch: &Batch<'_>) -> Result<(), S
     write_metrics(&tx, path, batch)?;
     write_alerts(&tx, path, batch)?;
     write_meta_and_positions(&tx, path, batch)?;
+    super::outbox::insert_entries(&tx, path, batch.outbox)?;
     tx.commit().map_err(sql_err(path, "committing"))
 }
 

@@ -23,7 +23,6 @@ use switchboard_engine::{Engine, EngineConfig};
 use switchboard_model::decode::{Decoder, Format};
 use switchboard_model::{AgentEvent, Record, Timestamp};
 use switchboard_sim::{OutputFormat, OutputWriter, SimConfig, Simulator};
-use switchboard_store::SqliteStore;
 
 use super::replay::{replay, Options};
 use crate::inputs::expand;
@@ -44,6 +43,9 @@ enum What {
     Firehose(super::bench_firehose::Args),
     /// Kinesis records per second one worker sustains against a local Kinesis.
     Kinesis(super::bench_kinesis::Args),
+    /// Records per second into S3 and PostgreSQL through the outbox, and commit-to-webhook
+    /// latency.
+    Sinks(super::bench_sinks::Args),
 }
 
 #[derive(clap::Args)]
@@ -79,6 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         What::Latency(a) => super::bench_latency::run(a),
         What::Firehose(a) => super::bench_firehose::run(a),
         What::Kinesis(a) => super::bench_kinesis::run(a),
+        What::Sinks(a) => super::bench_sinks::run(a),
     }
 }
 
@@ -138,14 +141,9 @@ fn bench_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
 
     // Replay into a fresh SQLite store.
     let db = dir.path().join("bench.db");
-    let mut store = SqliteStore::open(&db)?;
-    let options = Options {
-        format: Format::Auto,
-        batch: args.batch,
-        dead_letter: None,
-        progress: false,
-    };
-    let s = replay(std::slice::from_ref(&corpus), &mut store, &options)?;
+    let url = switchboard_store::StoreUrl::Sqlite(db.clone());
+    let options = Options::new(Format::Auto, args.batch);
+    let s = replay(std::slice::from_ref(&corpus), &url, &options)?;
     let replay_s = s.elapsed.as_secs_f64().max(1e-9);
     let replay_mbs = s.bytes as f64 / 1e6 / replay_s;
     let db_mb = dir_size(dir.path(), "bench.db") as f64 / 1e6;

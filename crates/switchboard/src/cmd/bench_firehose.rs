@@ -22,16 +22,19 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde_json::json;
 use switchboard_engine::EngineConfig;
-use switchboard_io::delivery::{self, Delivery, DeliveryReceiver};
+use switchboard_io::delivery;
 use switchboard_io::sources::firehose_http::FirehoseHttpConfig;
 use switchboard_io::sources::http::Secret;
-use switchboard_io::{AckError, SourceContext};
+use switchboard_io::SourceContext;
 use switchboard_model::envelope::encode_base64;
 use switchboard_sim::{SimConfig, Simulator};
 use switchboard_store::SqliteStore;
 use tempfile::TempDir;
 
-use crate::pipeline::Pipeline;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use switchboard_pipeline::ingest::{Ingest, Settings};
+use switchboard_pipeline::Pipeline;
 
 const KEY: &str = "bench-access-key";
 
@@ -109,15 +112,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::fs::write(&script_path, lua_script(&bodies_path.display().to_string()))?;
 
     // The endpoint, and a pipeline acknowledging after each commit.
-    let mut pipeline = Pipeline::open(
+    let pipeline = Pipeline::open(
         Box::new(SqliteStore::open(&dir.path().join("bench.db"))?),
         EngineConfig::default(),
     )?;
     let (tx, rx) = delivery::channel(1024);
-    let commit_every = Duration::from_millis(args.commit_every_ms);
+    let settings = Settings {
+        commit_interval: Duration::from_millis(args.commit_every_ms),
+        max_batch_records: usize::MAX,
+        commit_when_idle: false,
+        ..Settings::default()
+    };
+    let ingest = Ingest::new(pipeline, rx, settings, Arc::new(AtomicBool::new(false)))?;
     let applier = std::thread::Builder::new()
         .name("bench-pipeline".into())
-        .spawn(move || apply_loop(&mut pipeline, rx, commit_every))?;
+        .spawn(move || ingest.run())?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -196,9 +205,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!(
         "records:  {:.0}/s into the store ({} applied, {} duplicates, {} dead letters, {} commits)",
         figures.requests_per_sec * args.records as f64,
-        stats.applied,
-        stats.duplicates,
-        stats.dead_letters,
+        stats.records - stats.duplicates - stats.stale,
+        stats.duplicates + stats.stale,
+        stats.bad,
         stats.commits
     );
     println!(
@@ -247,58 +256,6 @@ end
 "#
     );
     s
-}
-
-#[derive(Debug, Default)]
-struct ApplyStats {
-    applied: u64,
-    duplicates: u64,
-    dead_letters: u64,
-    commits: u64,
-}
-
-/// Applies deliveries as they come; commits once all waiting ones are applied (or every
-/// `commit_every`), then acknowledges them.
-fn apply_loop(
-    pipeline: &mut Pipeline,
-    mut rx: DeliveryReceiver,
-    commit_every: Duration,
-) -> anyhow::Result<ApplyStats> {
-    let mut stats = ApplyStats::default();
-    let mut waiting: Vec<Delivery> = Vec::new();
-    let mut last_commit = Instant::now();
-    while let Some(first) = rx.blocking_recv() {
-        waiting.push(first);
-        loop {
-            while let Ok(d) = rx.try_recv() {
-                waiting.push(d);
-            }
-            if last_commit.elapsed() >= commit_every {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        for d in &waiting {
-            for item in &d.items {
-                match item {
-                    Ok(decoded) => match pipeline.apply(&decoded.record) {
-                        switchboard_engine::Applied::Applied => stats.applied += 1,
-                        _ => stats.duplicates += 1,
-                    },
-                    Err(_) => stats.dead_letters += 1,
-                }
-            }
-        }
-        let outcome = pipeline.commit().map_err(|e| AckError(format!("{e:#}")));
-        last_commit = Instant::now();
-        stats.commits += 1;
-        for mut d in waiting.drain(..) {
-            if let Some(ack) = d.ack.take() {
-                ack.send(outcome.clone());
-            }
-        }
-    }
-    Ok(stats)
 }
 
 /// What wrk printed, in numbers.

@@ -23,17 +23,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use switchboard_engine::EngineConfig;
-use switchboard_io::delivery::{self, Delivery, DeliveryReceiver};
+use switchboard_io::delivery::{self, DeliveryReceiver};
 use switchboard_io::sources::kinesis::producer::{
     local_clients, partition_key, LocalServer, Producer,
 };
 use switchboard_io::sources::kinesis::{self, KinesisConfig};
-use switchboard_io::{AckError, SourceContext};
+use switchboard_io::SourceContext;
 use switchboard_sim::{SimConfig, Simulator};
 use switchboard_store::SqliteStore;
 use tempfile::TempDir;
 
-use crate::pipeline::Pipeline;
+use std::sync::atomic::AtomicBool;
+use switchboard_pipeline::ingest::{Ingest, Settings};
+use switchboard_pipeline::Pipeline;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -115,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let dir = TempDir::new()?;
     let store = SqliteStore::open(&dir.path().join("bench.db"))?;
-    let mut pipeline = Pipeline::open(Box::new(store), EngineConfig::default())?;
+    let pipeline = Pipeline::open(Box::new(store), EngineConfig::default())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -148,7 +150,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source_only = args.source_only;
     let applier = std::thread::Builder::new()
         .name("bench-pipeline".into())
-        .spawn(move || apply_loop(&mut pipeline, rx, source_only, needed as u64, &progress))?;
+        .spawn(move || {
+            if source_only {
+                ack_loop(rx, needed as u64, &progress)
+            } else {
+                apply_loop(pipeline, rx, needed as u64, progress)
+            }
+        })?;
 
     let mut config = KinesisConfig::new(&stream, format!("{stream}-leases"));
     config.get_records_limit = args.limit;
@@ -221,15 +229,50 @@ struct Report {
     first_after: Duration,
 }
 
-/// Applies (unless `source_only`) every waiting delivery, commits once, acknowledges them
-/// all; counts records into `stored` after each commit.
+/// The pipeline thread as `run` has it ([`Ingest`]): applies, commits, acknowledges;
+/// notes the totals after each commit, and when `needed` records are stored.
 fn apply_loop(
-    pipeline: &mut Pipeline,
-    mut rx: DeliveryReceiver,
-    source_only: bool,
+    pipeline: Pipeline,
+    rx: DeliveryReceiver,
     needed: u64,
-    stored: &AtomicU64,
+    stored: Arc<AtomicU64>,
 ) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let timing = Arc::new(std::sync::Mutex::new((None::<Instant>, Duration::ZERO)));
+    let mut ingest = Ingest::new(
+        pipeline,
+        rx,
+        Settings::default(),
+        Arc::new(AtomicBool::new(false)),
+    )?;
+    {
+        let timing = Arc::clone(&timing);
+        ingest.on_commit(Box::new(move |summary| {
+            let mut t = timing.lock().unwrap_or_else(|e| e.into_inner());
+            let first = *t.0.get_or_insert_with(Instant::now);
+            stored.store(summary.records, Ordering::Release);
+            if summary.records >= needed && t.1.is_zero() {
+                t.1 = first.elapsed();
+            }
+        }));
+    }
+    let summary = ingest.run()?;
+    let (first, elapsed) = *timing.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(Report {
+        records: summary.records,
+        deliveries: summary.deliveries,
+        commits: summary.commits,
+        applied: summary.records - summary.duplicates - summary.stale,
+        duplicates: summary.duplicates + summary.stale,
+        undecoded: summary.bad,
+        elapsed,
+        first_after: first.map_or(Duration::ZERO, |f| f.duration_since(started)),
+    })
+}
+
+/// `--source-only`: acknowledges every delivery at once, without applying anything: the
+/// source's own ceiling.
+fn ack_loop(mut rx: DeliveryReceiver, needed: u64, stored: &AtomicU64) -> anyhow::Result<Report> {
     let started = Instant::now();
     let mut first: Option<Instant> = None;
     let mut report = Report {
@@ -242,46 +285,17 @@ fn apply_loop(
         elapsed: Duration::ZERO,
         first_after: Duration::ZERO,
     };
-    let mut waiting: Vec<Delivery> = Vec::new();
-    while let Some(d) = rx.blocking_recv() {
-        first.get_or_insert_with(Instant::now);
-        waiting.push(d);
-        while let Ok(d) = rx.try_recv() {
-            waiting.push(d);
+    while let Some(mut d) = rx.blocking_recv() {
+        let first = *first.get_or_insert_with(Instant::now);
+        report.deliveries += 1;
+        report.records += d.items.len() as u64;
+        if let Some(ack) = d.ack.take() {
+            ack.send(Ok(()));
         }
-        for d in &waiting {
-            report.deliveries += 1;
-            for item in &d.items {
-                report.records += 1;
-                match item {
-                    Ok(decoded) if !source_only => match pipeline.apply(&decoded.record) {
-                        switchboard_engine::Applied::Applied => report.applied += 1,
-                        _ => report.duplicates += 1,
-                    },
-                    Ok(_) => {}
-                    Err(_) => report.undecoded += 1,
-                }
-            }
-        }
-        let outcome = if source_only {
-            Ok(())
-        } else {
-            pipeline.commit().map_err(|e| AckError(format!("{e:#}")))
-        };
-        report.commits += 1;
-        for mut d in waiting.drain(..) {
-            if let Some(ack) = d.ack.take() {
-                ack.send(outcome.clone());
-            }
-        }
-        if outcome.is_ok() {
-            stored.store(report.records, Ordering::Release);
-            if report.records >= needed && report.elapsed.is_zero() {
-                if let Some(first) = first {
-                    report.elapsed = first.elapsed();
-                    report.first_after = first.duration_since(started);
-                }
-            }
+        stored.store(report.records, Ordering::Release);
+        if report.records >= needed && report.elapsed.is_zero() {
+            report.elapsed = first.elapsed();
+            report.first_after = first.duration_since(started);
         }
     }
     Ok(report)

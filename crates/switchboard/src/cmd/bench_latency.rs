@@ -28,7 +28,7 @@ use switchboard_store::{SqliteStore, Store};
 use tempfile::TempDir;
 
 use super::simulate::parse_duration;
-use crate::pipeline::Pipeline;
+use switchboard_pipeline::Pipeline;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -1,7 +1,8 @@
 //! `switchboard demo`: the simulated contact center, live, through the whole engine.
 //!
-//! The simulator runs in scaled real time; every record it delivers goes through the
-//! pipeline (engine, then the embedded SQLite store, committed about once a second), and
+//! The simulator runs in scaled real time; every record it delivers goes through the one
+//! pipeline thread `run` uses (engine, then the store, committed about once a second; the
+//! simulator's clock rides along with each delivery so alerts follow simulated time), and
 //! the terminal shows what the *engine* makes of it, redrawn every second: agents by
 //! effective state, contacts waiting per queue, active alerts, records and transitions per
 //! second. When stdout is not a terminal it prints one summary line per second instead.
@@ -23,7 +24,10 @@ use switchboard_store::StoreUrl;
 
 use super::serve_args::ServerArgs;
 use super::simulate::{parse_duration, parse_start};
-use crate::pipeline::{lock, Pipeline};
+use switchboard_io::Delivery;
+use switchboard_model::decode::{Decoded, Source};
+use switchboard_pipeline::ingest::{Ingest, Settings};
+use switchboard_pipeline::{lock, Pipeline};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -70,18 +74,29 @@ fn stream_index(kind: RecordKind) -> usize {
 }
 
 impl Demo {
-    /// Takes one tick's emissions through the pipeline.
-    fn deliver(&mut self, batch: Vec<Emission>, pipeline: &mut Pipeline, now: Timestamp) {
+    /// One tick's emissions as a delivery to the pipeline thread, with the simulated
+    /// clock.
+    fn delivery(&mut self, batch: Vec<Emission>, now: Timestamp, clock: Timestamp) -> Delivery {
+        let mut items = Vec::with_capacity(batch.len());
         for emission in batch {
             let i = stream_index(emission.kind());
             self.total[i] += 1;
             self.last_second[i] += 1;
-            pipeline.apply(&emission.record);
             if let Some(at) = telemetry::event_time(&emission.record) {
                 let lag = (now.millis() - at.millis()) as f64 / 1000.0;
                 telemetry::lag(telemetry::source::of(emission.kind()), lag);
             }
+            items.push(Ok(Decoded {
+                kind: emission.kind(),
+                source: Source::default(),
+                record: emission.record,
+                // No bytes as received: a rule routing records gets them serialized.
+                raw: Default::default(),
+            }));
         }
+        let mut delivery = Delivery::new("simulator", items);
+        delivery.clock = Some(clock);
+        delivery
     }
 
     fn rates(&mut self, elapsed: f64) -> ([f64; 3], f64) {
@@ -272,6 +287,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("dashboard: {url}");
     }
 
+    let (tx, rx) = switchboard_io::delivery::channel(64);
+    let ingest = Ingest::new(
+        pipeline,
+        rx,
+        Settings {
+            commit_interval: Duration::from_secs(1),
+            commit_when_idle: false,
+            ..Settings::default()
+        },
+        Arc::new(AtomicBool::new(false)),
+    )?;
+    let pipeline_thread = std::thread::Builder::new()
+        .name("switchboard-pipeline".into())
+        .spawn(move || ingest.run())
+        .context("cannot start the pipeline thread")?;
+
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
@@ -288,9 +319,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let elapsed = started.elapsed();
         let until = sim_start + (elapsed.as_secs_f64() * args.speed * 1000.0) as i64;
         let now = Timestamp::from_millis(until);
-        demo.deliver(sim.next_batch(now), &mut pipeline, now);
-        pipeline.tick(sim.now());
-        pipeline.maybe_commit()?;
+        let delivery = demo.delivery(sim.next_batch(now), now, sim.now());
+        if tx.blocking_send(delivery).is_err() {
+            bail!("the pipeline thread stopped");
+        }
         let done = stop.load(Ordering::Relaxed)
             || limit.is_some_and(|l| elapsed >= l)
             || sim.is_finished();
@@ -324,11 +356,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(server) = server {
         server.shutdown().context("the HTTP server failed")?;
     }
-    pipeline.commit()?;
-    let stats = pipeline.stats();
+    // The pipeline thread makes its last commit once the channel closes.
+    drop(tx);
+    let stats = match pipeline_thread.join() {
+        Ok(result) => result?,
+        Err(_) => bail!("the pipeline thread panicked"),
+    };
     eprintln!(
         "stopped: {} records applied ({} duplicates dropped), {} commits; store: {store_url}",
-        stats.applied, stats.duplicates, stats.commits
+        stats.records - stats.duplicates - stats.stale,
+        stats.duplicates,
+        stats.commits
     );
     eprintln!("see the metrics with: switchboard report --store {store_url}");
     Ok(ExitCode::SUCCESS)

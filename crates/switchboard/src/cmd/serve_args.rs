@@ -8,7 +8,7 @@ use switchboard_server::auth::{BASIC_ENV, TOKEN_ENV};
 use switchboard_server::{AppState, Auth, Clock, Hub, ServerHandle, ServerOptions};
 use switchboard_store::StoreUrl;
 
-use crate::pipeline::Pipeline;
+use switchboard_pipeline::Pipeline;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {

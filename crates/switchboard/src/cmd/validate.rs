@@ -24,7 +24,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.example {
-        let text = toml::to_string(&config::Config::example())
+        let text = config::Config::example()
+            .to_toml()
             .context("cannot write the example as TOML")?;
         print!("# switchboard.toml: every key is documented in examples/*.toml\n\n{text}");
         return Ok(ExitCode::SUCCESS);
@@ -42,6 +43,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             if c.sources.is_empty() {
                 println!("  no sources: the dashboard serves what the store holds");
+            }
+            for (i, sink) in c.sinks.iter().enumerate() {
+                println!("  sinks[{i}]: {} ({})", sink.name, sink.kind.type_name());
+            }
+            for (i, lookup) in c.lookups.iter().enumerate() {
+                println!("  lookups[{i}]: {}", lookup.name());
+            }
+            for (i, rule) in c.rules.iter().enumerate() {
+                println!("  rules[{i}]: {} -> {}", rule.name, rule.sinks.join(", "));
+            }
+            match &c.dead_letter {
+                Some(d) => println!("  dead letters: {}", d.describe()),
+                None => {
+                    println!("  dead letters: kept in the store (switchboard dlq list --store URL)")
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -142,6 +142,14 @@ impl Running {
         (status, body)
     }
 
+    /// SIGKILL: no shutdown, no last commit (a crash).
+    pub fn kill(mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        self.log()
+    }
+
     /// SIGTERM, then waits for a clean exit (status 0); returns the whole log.
     pub fn stop(mut self) -> String {
         let mut child = self.child.take().unwrap();

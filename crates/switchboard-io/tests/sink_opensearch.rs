@@ -1,0 +1,894 @@
+//! The OpenSearch / Elasticsearch sink against a FAKE cluster.
+//!
+//! No OpenSearch or Elasticsearch server can be installed on these machines (their
+//! distributions download a JVM bundle at run time), so this test serves a fake of the two
+//! endpoints the sink uses, on 127.0.0.1:0, written from the `_bulk` and
+//! `_index_template` API documentation: it parses the NDJSON action/source pairs, keeps
+//! documents per index by id, honours `version_type = external` (a version not above the
+//! stored one is a `409 version_conflict_engine_exception`), refuses a keyword field given
+//! an object (`400 mapper_parsing_exception`, from the template it was given), can answer
+//! items with `429 es_rejected_execution_exception`, whole requests with 5xx and
+//! `Retry-After`, 401, or 413 above a body size, or answer late; and answers in
+//! Elasticsearch's shapes (`{"took":..,"errors":..,"items":[{"index":{..,"status":201,
+//! "result":"created"}}]}`). It records every request's headers, so the tests check the
+//! basic `Authorization` header and the SigV4 signature (recomputed from what went over
+//! the wire). What a fake cannot show (a real cluster's mappings applied to real
+//! queries) is checked by the template's own assertions.
+
+mod support;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use axum::Router;
+use serde_json::{json, Value};
+use switchboard_io::sinks::opensearch::{OpenSearchAuth, OpenSearchConfig, SigV4Service};
+use switchboard_io::sinks::{Item, ItemKind, Outcome, Sink};
+use switchboard_model::Timestamp;
+
+// ---------------------------------------------------------------------------------------
+// The fake cluster
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: &'static str,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+    /// The status of the whole answer.
+    status: u16,
+    /// The per-item statuses it answered (bulk requests).
+    statuses: Vec<u16>,
+}
+
+#[derive(Default)]
+struct Cluster {
+    /// index -> id -> (version, source)
+    indexes: BTreeMap<String, BTreeMap<String, (i64, Value)>>,
+    /// Template name -> body.
+    templates: BTreeMap<String, Value>,
+    seen: Vec<Seen>,
+    /// Whole-request answers for the next requests (status, Retry-After), either endpoint.
+    next_status: VecDeque<(u16, Option<&'static str>)>,
+    /// How many of the next index operations are refused with 429.
+    reject_items: usize,
+    /// Bodies larger than this are refused with 413.
+    max_body: Option<usize>,
+    /// Answer this late.
+    delay: Option<Duration>,
+}
+
+type Shared = Arc<Mutex<Cluster>>;
+
+struct Fake {
+    addr: SocketAddr,
+    cluster: Shared,
+}
+
+impl Fake {
+    async fn start() -> Fake {
+        let cluster = Shared::default();
+        let router = Router::new()
+            .route("/_bulk", post(bulk))
+            .route("/_index_template/{name}", put(template))
+            .with_state(Arc::clone(&cluster));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Fake { addr, cluster }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Cluster) -> T) -> T {
+        f(&mut self.cluster.lock().unwrap())
+    }
+
+    fn doc(&self, index: &str, id: &str) -> Option<(i64, Value)> {
+        self.with(|c| c.indexes.get(index)?.get(id).cloned())
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.with(|c| c.seen.clone())
+    }
+}
+
+/// An Elasticsearch-shaped whole-request error.
+fn error_response(status: u16, kind: &str, reason: &str, retry_after: Option<&str>) -> Response {
+    let body = json!({"error": {"root_cause": [{"type": kind, "reason": reason}],
+                                "type": kind, "reason": reason},
+                      "status": status});
+    let mut response = (
+        StatusCode::from_u16(status).unwrap(),
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response();
+    if let Some(after) = retry_after {
+        response
+            .headers_mut()
+            .insert("retry-after", after.parse().unwrap());
+    }
+    response
+}
+
+/// The canned answer for a whole request, if one is queued or the body is too large.
+fn whole_request(cluster: &mut Cluster, body: &Bytes) -> Option<Response> {
+    if let Some((status, after)) = cluster.next_status.pop_front() {
+        let kind = match status {
+            401 => "security_exception",
+            400 => "illegal_argument_exception",
+            _ => "cluster_block_exception",
+        };
+        return Some(error_response(status, kind, "canned by the test", after));
+    }
+    if cluster.max_body.is_some_and(|max| body.len() > max) {
+        return Some(error_response(
+            413,
+            "content_too_long_exception",
+            "request body is too large",
+            None,
+        ));
+    }
+    None
+}
+
+async fn template(
+    State(cluster): State<Shared>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut c = cluster.lock().unwrap();
+    c.seen.push(Seen {
+        method: "PUT",
+        path: format!("/_index_template/{name}"),
+        headers,
+        body: body.clone(),
+        status: 200,
+        statuses: vec![],
+    });
+    if let Some(response) = whole_request(&mut c, &body) {
+        if let Some(seen) = c.seen.last_mut() {
+            seen.status = response.status().as_u16();
+        }
+        return response;
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(t) if t["index_patterns"].is_array() && t["template"]["mappings"].is_object() => {
+            c.templates.insert(name, t);
+            axum::Json(json!({"acknowledged": true})).into_response()
+        }
+        _ => error_response(400, "x_content_parse_exception", "bad template", None),
+    }
+}
+
+/// The keyword fields of a mapping's `properties`, as dotted paths.
+fn keyword_paths(properties: &Value, prefix: &str, out: &mut Vec<String>) {
+    let Some(map) = properties.as_object() else {
+        return;
+    };
+    for (name, mapping) in map {
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        if mapping["type"] == "keyword" {
+            out.push(path.clone());
+        }
+        keyword_paths(&mapping["properties"], &path, out);
+    }
+}
+
+/// A mapper_parsing_exception if a keyword field of the matching template holds an
+/// object, as Elasticsearch answers.
+fn mapping_error(cluster: &Cluster, index: &str, id: &str, source: &Value) -> Option<Value> {
+    for t in cluster.templates.values() {
+        let patterns = t["index_patterns"].as_array()?;
+        let matches = patterns.iter().filter_map(Value::as_str).any(|p| {
+            p.strip_suffix('*')
+                .is_some_and(|start| index.starts_with(start))
+        });
+        if !matches {
+            continue;
+        }
+        let mut keywords = Vec::new();
+        keyword_paths(&t["template"]["mappings"]["properties"], "", &mut keywords);
+        for path in keywords {
+            let value = path.split('.').try_fold(source, |v, part| v.get(part));
+            if let Some(v @ Value::Object(_)) = value {
+                return Some(json!({
+                    "type": "mapper_parsing_exception",
+                    "reason": format!("failed to parse field [{path}] of type [keyword] in \
+                        document with id '{id}'. Preview of field's value: '{v}'"),
+                    "caused_by": {"type": "illegal_state_exception",
+                                  "reason": "Can't get text on a START_OBJECT at 1:12"}
+                }));
+            }
+        }
+    }
+    None
+}
+
+async fn bulk(State(cluster): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let delay = cluster.lock().unwrap().delay;
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    let mut c = cluster.lock().unwrap();
+    let mut seen = Seen {
+        method: "POST",
+        path: "/_bulk".into(),
+        headers: headers.clone(),
+        body: body.clone(),
+        status: 200,
+        statuses: vec![],
+    };
+    if let Some(response) = whole_request(&mut c, &body) {
+        seen.status = response.status().as_u16();
+        c.seen.push(seen);
+        return response;
+    }
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-ndjson") {
+        seen.status = 406;
+        c.seen.push(seen);
+        return error_response(406, "media_type", "use application/x-ndjson", None);
+    }
+    if body.last() != Some(&b'\n') {
+        seen.status = 400;
+        c.seen.push(seen);
+        return error_response(
+            400,
+            "illegal_argument_exception",
+            "The bulk request must be terminated by a newline [\\n]",
+            None,
+        );
+    }
+    let lines: Vec<&[u8]> = body[..body.len() - 1].split(|&b| b == b'\n').collect();
+    let mut items = Vec::new();
+    for pair in lines.chunks(2) {
+        let (Ok(action), Some(Ok(source))) = (
+            serde_json::from_slice::<Value>(pair[0]),
+            pair.get(1).map(|s| serde_json::from_slice::<Value>(s)),
+        ) else {
+            seen.status = 400;
+            c.seen.push(seen);
+            return error_response(
+                400,
+                "illegal_argument_exception",
+                "Malformed action/metadata line",
+                None,
+            );
+        };
+        let meta = &action["index"];
+        let index = meta["_index"].as_str().unwrap_or_default().to_owned();
+        let id = meta["_id"].as_str().unwrap_or_default().to_owned();
+        let external = meta["version_type"] == "external";
+        let version = meta["version"].as_i64();
+        let head = json!({"_index": index, "_id": id});
+        let item = if c.reject_items > 0 {
+            c.reject_items -= 1;
+            json!({"status": 429, "error": {"type": "es_rejected_execution_exception",
+                "reason": "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, max_coordinating_and_primary_bytes=1]"}})
+        } else if let Some(error) = mapping_error(&c, &index, &id, &source) {
+            json!({"status": 400, "error": error})
+        } else {
+            let docs = c.indexes.entry(index.clone()).or_default();
+            let current = docs.get(&id).map(|(v, _)| *v);
+            match (external, version, current) {
+                (true, Some(v), Some(cur)) if v <= cur => json!({"status": 409, "error": {
+                    "type": "version_conflict_engine_exception",
+                    "reason": format!("[{id}]: version conflict, current version [{cur}] is higher or equal to the one provided [{v}]"),
+                    "index": index, "shard": "0"}}),
+                _ => {
+                    let new_version = match (external, version) {
+                        (true, Some(v)) => v,
+                        _ => current.unwrap_or(0) + 1,
+                    };
+                    docs.insert(id.clone(), (new_version, source));
+                    let (status, result) = if current.is_some() {
+                        (200, "updated")
+                    } else {
+                        (201, "created")
+                    };
+                    json!({"status": status, "result": result, "_version": new_version,
+                           "_shards": {"total": 2, "successful": 1, "failed": 0},
+                           "_seq_no": 0, "_primary_term": 1})
+                }
+            }
+        };
+        let mut item = item;
+        if let (Some(item), Some(head)) = (item.as_object_mut(), head.as_object()) {
+            item.extend(head.clone());
+        }
+        seen.statuses
+            .push(item["status"].as_u64().unwrap_or(0) as u16);
+        items.push(json!({ "index": item }));
+    }
+    let errors = seen.statuses.iter().any(|s| *s >= 300);
+    c.seen.push(seen);
+    axum::Json(json!({"took": 3, "errors": errors, "items": items})).into_response()
+}
+
+// ---------------------------------------------------------------------------------------
+// Items
+
+fn ms(ts: &str) -> i64 {
+    Timestamp::parse(ts).unwrap().millis()
+}
+
+fn item(id: i64, kind: ItemKind, payload: impl Into<Bytes>, event_ms: i64) -> Item {
+    Item {
+        id,
+        rule: "kibana".into(),
+        sink: "kibana".into(),
+        key: format!("key-{id}"),
+        kind,
+        payload: payload.into(),
+        event_ms,
+        created_ms: event_ms,
+        attempts: 0,
+    }
+}
+
+const CONTACT: &str = "15a5cf14-3212-45a1-9f86-a8e97db8afaf";
+
+/// The published record (pretty-printed, as received) with `LastUpdateTimestamp` and a
+/// marker attribute set.
+fn ctr(last_update: &str, marker: &str) -> String {
+    let raw = std::fs::read(support::sample("ctr-voice-inbound-2022.json")).unwrap();
+    let mut v: Value = serde_json::from_slice(&raw).unwrap();
+    v["LastUpdateTimestamp"] = json!(last_update);
+    v["Attributes"]["marker"] = json!(marker);
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+fn ctr_item(id: i64, last_update: &str, marker: &str) -> Item {
+    item(
+        id,
+        ItemKind::Record,
+        ctr(last_update, marker),
+        ms(last_update),
+    )
+}
+
+fn transition(id: i64) -> Item {
+    let at = "2024-01-02T03:04:05.120Z";
+    let payload = json!({"type": "hold_ended", "agent_arn": "arn:aws:connect:::agent/a",
+                         "username": "ana", "queue": "Sales", "at": at, "duration_ms": 12500});
+    item(id, ItemKind::Transition, payload.to_string(), ms(at))
+}
+
+fn config(fake: &Fake) -> OpenSearchConfig {
+    OpenSearchConfig {
+        url: fake.url(),
+        auth: OpenSearchAuth::None,
+        timeout_secs: 5,
+        ..OpenSearchConfig::example()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn documents_land_in_daily_indexes_by_kind_with_contact_ids() {
+    let fake = Fake::start().await;
+    let sink = config(&fake).build("kibana").await.unwrap();
+    let agent_event = std::fs::read(support::sample("agent-event-heartbeat.json")).unwrap();
+    let agent_ms = ms("2019-05-25T18:43:59.049Z");
+    let ready = format!(
+        r#"{{"type":"contact_record_ready","contact_id":"{CONTACT}","at":"2022-04-08T15:03:05.000Z","record":{}}}"#,
+        ctr("2022-04-08T15:03:02Z", "ready")
+    );
+    let items = vec![
+        ctr_item(1, "2022-04-08T15:03:02Z", "first"),
+        transition(2),
+        item(
+            3,
+            ItemKind::ContactRecordReady,
+            ready,
+            ms("2022-04-08T15:03:05Z"),
+        ),
+        item(4, ItemKind::Record, agent_event, agent_ms),
+    ];
+    assert_eq!(sink.deliver(&items).await, vec![Outcome::Delivered; 4]);
+
+    let ctr_index = "switchboard-contact_record-2022.04.08";
+    let (version, doc) = fake
+        .doc(ctr_index, CONTACT)
+        .expect("the record by its ContactId");
+    assert_eq!(version, ms("2022-04-08T15:03:02Z"));
+    assert_eq!(doc["Attributes"]["marker"], "first");
+    let (_, t) = fake
+        .doc("switchboard-transition-2024.01.02", "key-2")
+        .expect("the transition by its key");
+    assert_eq!(t["duration_ms"], 12500);
+    assert!(fake
+        .doc("switchboard-contact_record_ready-2022.04.08", CONTACT)
+        .is_some());
+    let indexes: Vec<String> = fake.with(|c| c.indexes.keys().cloned().collect());
+    assert!(
+        indexes.contains(&"switchboard-agent_event-2019.05.25".to_owned()),
+        "{indexes:?}"
+    );
+
+    // An updated copy arrives two days later: same index (the contact's first day), same
+    // id, replaced.
+    let update = ctr_item(5, "2022-04-10T09:00:00Z", "updated");
+    assert_eq!(sink.deliver(&[update]).await, vec![Outcome::Delivered]);
+    let (version, doc) = fake.doc(ctr_index, CONTACT).unwrap();
+    assert_eq!(version, ms("2022-04-10T09:00:00Z"));
+    assert_eq!(doc["Attributes"]["marker"], "updated");
+    assert_eq!(fake.with(|c| c.indexes[ctr_index].len()), 1);
+
+    // The template went first, once, and maps what dashboards aggregate.
+    let seen = fake.seen();
+    assert_eq!(seen[0].path, "/_index_template/switchboard");
+    assert_eq!(
+        seen.iter().filter(|s| s.method == "PUT").count(),
+        1,
+        "the template is installed once"
+    );
+    let t = fake.with(|c| c.templates["switchboard"].clone());
+    assert_eq!(t["index_patterns"], json!(["switchboard-*"]));
+    let m = &t["template"]["mappings"];
+    assert_eq!(m["date_detection"], false);
+    let p = &m["properties"];
+    assert_eq!(p["InitiationTimestamp"]["type"], "date");
+    assert_eq!(
+        p["Agent"]["properties"]["ConnectedToAgentTimestamp"]["type"],
+        "date"
+    );
+    assert_eq!(
+        p["Agent"]["properties"]["AgentInteractionDuration"]["type"],
+        "long"
+    );
+    assert_eq!(p["Queue"]["properties"]["Duration"]["type"], "long");
+    assert_eq!(p["Queue"]["properties"]["Name"]["type"], "keyword");
+    assert_eq!(p["Agent"]["properties"]["Username"]["type"], "keyword");
+    assert_eq!(
+        p["SystemEndpoint"]["properties"]["Address"]["type"],
+        "keyword"
+    );
+    assert_eq!(p["at"]["type"], "date");
+    assert_eq!(p["duration_ms"]["type"], "long");
+    assert_eq!(p["agent_arn"]["type"], "keyword");
+    assert_eq!(
+        p["record"]["properties"]["LastUpdateTimestamp"]["type"],
+        "date"
+    );
+    let strings = m["dynamic_templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|d| d.get("strings"))
+        .unwrap();
+    assert_eq!(strings["mapping"]["type"], "keyword");
+    assert_eq!(strings["mapping"]["fields"]["text"]["type"], "text");
+
+    // The bulk body: NDJSON pairs, sources on one line, the pretty-printed record's line
+    // breaks turned into spaces.
+    let bulk = seen.iter().find(|s| s.path == "/_bulk").unwrap();
+    assert_eq!(
+        bulk.headers["content-type"].to_str().unwrap(),
+        "application/x-ndjson"
+    );
+    let lines: Vec<&[u8]> = bulk.body.split(|&b| b == b'\n').collect();
+    assert_eq!(lines.len(), 9, "4 pairs and the closing newline");
+    let action: Value = serde_json::from_slice(lines[0]).unwrap();
+    assert_eq!(
+        action,
+        json!({"index": {"_index": ctr_index, "_id": CONTACT,
+                         "version": ms("2022-04-08T15:03:02Z"), "version_type": "external"}})
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(lines[1]).unwrap(),
+        serde_json::from_str::<Value>(&ctr("2022-04-08T15:03:02Z", "first")).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn an_older_copy_never_replaces_a_newer_one() {
+    let fake = Fake::start().await;
+    let sink = config(&fake).build("kibana").await.unwrap();
+    let newer = ctr_item(1, "2022-04-08T16:00:00Z", "newer");
+    let older = ctr_item(2, "2022-04-08T15:03:02Z", "older");
+    assert_eq!(
+        sink.deliver(std::slice::from_ref(&newer)).await,
+        vec![Outcome::Delivered]
+    );
+    // The older copy is refused by the cluster (409) and counts as delivered.
+    assert_eq!(
+        sink.deliver(std::slice::from_ref(&older)).await,
+        vec![Outcome::Delivered]
+    );
+    // The same copy again (a retry) conflicts too, and is delivered.
+    assert_eq!(sink.deliver(&[newer]).await, vec![Outcome::Delivered]);
+    let statuses: Vec<Vec<u16>> = fake
+        .seen()
+        .iter()
+        .filter(|s| s.path == "/_bulk")
+        .map(|s| s.statuses.clone())
+        .collect();
+    assert_eq!(statuses, [vec![201], vec![409], vec![409]]);
+    let (_, doc) = fake
+        .doc("switchboard-contact_record-2022.04.08", CONTACT)
+        .unwrap();
+    assert_eq!(doc["Attributes"]["marker"], "newer");
+    // Both in one batch, older last: still the newer.
+    let fresh = Fake::start().await;
+    let sink = config(&fresh).build("kibana").await.unwrap();
+    let newer = ctr_item(3, "2022-04-08T16:00:00Z", "newer");
+    assert_eq!(
+        sink.deliver(&[newer, older]).await,
+        vec![Outcome::Delivered; 2]
+    );
+    let (_, doc) = fresh
+        .doc("switchboard-contact_record-2022.04.08", CONTACT)
+        .unwrap();
+    assert_eq!(doc["Attributes"]["marker"], "newer");
+}
+
+#[tokio::test]
+async fn items_the_cluster_refuses_are_retried_or_rejected() {
+    let fake = Fake::start().await;
+    let sink = config(&fake).build("kibana").await.unwrap();
+    fake.with(|c| c.reject_items = 1);
+    // A keyword field given an object: a mapping error.
+    let mut bad: Value = serde_json::from_str(&ctr("2022-04-08T15:03:02Z", "x")).unwrap();
+    bad["ContactId"] = json!("c-bad");
+    bad["Channel"] = json!({"Name": "VOICE"});
+    let items = vec![
+        transition(1),
+        item(2, ItemKind::Record, bad.to_string(), 0),
+        transition(3),
+        item(4, ItemKind::AlertRaised, "[1, 2]", 0),
+    ];
+    let outcomes = sink.deliver(&items).await;
+    match &outcomes[0] {
+        Outcome::Retry { reason, .. } => {
+            assert!(reason.contains("429"), "{reason}");
+            assert!(
+                reason.contains("es_rejected_execution_exception"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    match &outcomes[1] {
+        Outcome::Reject { reason } => {
+            assert!(reason.contains("HTTP 400"), "{reason}");
+            assert!(
+                reason.contains("mapper_parsing_exception: failed to parse field [Channel]"),
+                "{reason}"
+            );
+            assert!(reason.contains("c-bad"), "{reason}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(outcomes[2], Outcome::Delivered);
+    match &outcomes[3] {
+        Outcome::Reject { reason } => assert!(reason.contains("not a JSON object"), "{reason}"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    // Only three documents were sent: the array was refused before.
+    let bulks: Vec<Seen> = fake
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == "/_bulk")
+        .collect();
+    assert_eq!(bulks[0].statuses, [429, 400, 201]);
+    // The retried item goes through next time.
+    assert_eq!(sink.deliver(&items[..1]).await, vec![Outcome::Delivered]);
+    assert!(fake
+        .doc("switchboard-transition-2024.01.02", "key-1")
+        .is_some());
+}
+
+#[tokio::test]
+async fn whole_request_failures() {
+    let fake = Fake::start().await;
+    let sink = config(&fake).build("kibana").await.unwrap();
+    // Install the template first.
+    assert_eq!(
+        sink.deliver(&[transition(1)]).await,
+        vec![Outcome::Delivered]
+    );
+    let items = vec![transition(2), transition(3)];
+
+    fake.with(|c| c.next_status.push_back((503, Some("7"))));
+    let outcomes = sink.deliver(&items).await;
+    for o in &outcomes {
+        match o {
+            Outcome::Retry { reason, after } => {
+                assert!(reason.contains("503"), "{reason}");
+                assert_eq!(*after, Some(Duration::from_secs(7)));
+            }
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+    fake.with(|c| c.next_status.push_back((429, None)));
+    assert!(matches!(
+        sink.deliver(&items).await[0],
+        Outcome::Retry { .. }
+    ));
+    fake.with(|c| c.next_status.push_back((401, None)));
+    match &sink.deliver(&items).await[1] {
+        Outcome::Retry { reason, .. } => assert!(reason.contains("auth"), "{reason}"),
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    fake.with(|c| c.next_status.push_back((400, None)));
+    match &sink.deliver(&items).await[0] {
+        Outcome::Reject { reason } => {
+            assert!(reason.contains("illegal_argument_exception"), "{reason}")
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+
+    // Too large for the cluster: halves, then quarters, until each part fits.
+    let one = bulk_size(&[transition(9)]);
+    fake.with(|c| c.max_body = Some(one * 2 + 10));
+    let many: Vec<Item> = (10..16).map(transition).collect();
+    let before = fake.seen().len();
+    assert_eq!(sink.deliver(&many).await, vec![Outcome::Delivered; 6]);
+    let answers: Vec<(u16, usize)> = fake.seen()[before..]
+        .iter()
+        .map(|s| (s.status, s.statuses.len()))
+        .collect();
+    // 6 too many; 3 too many; 1 and 2 fit; the other 3 too many; 1 and 2 fit.
+    assert_eq!(
+        answers,
+        [
+            (413, 0),
+            (413, 0),
+            (200, 1),
+            (200, 2),
+            (413, 0),
+            (200, 1),
+            (200, 2)
+        ]
+    );
+    for i in 10..16 {
+        assert!(fake
+            .doc("switchboard-transition-2024.01.02", &format!("key-{i}"))
+            .is_some());
+    }
+    // A document too large on its own is rejected.
+    fake.with(|c| c.max_body = Some(one / 2));
+    match &sink.deliver(&[transition(20)]).await[0] {
+        Outcome::Reject { reason } => assert!(reason.contains("413"), "{reason}"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+/// The size of the `_bulk` body for `items` (as the sink writes it).
+fn bulk_size(items: &[Item]) -> usize {
+    let docs: Vec<_> = items
+        .iter()
+        .map(|i| switchboard_io::sinks::opensearch::bulk::doc("switchboard", i).unwrap())
+        .collect();
+    let refs: Vec<_> = docs.iter().collect();
+    switchboard_io::sinks::opensearch::bulk::request_body(&refs).len()
+}
+
+#[tokio::test]
+async fn a_failed_template_holds_the_documents_back() {
+    let fake = Fake::start().await;
+    let sink = config(&fake).build("kibana").await.unwrap();
+    fake.with(|c| c.next_status.push_back((403, None)));
+    match &sink.deliver(&[transition(1)]).await[0] {
+        Outcome::Retry { reason, .. } => {
+            assert!(reason.contains("index template"), "{reason}");
+            assert!(reason.contains("403"), "{reason}");
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    assert!(
+        fake.with(|c| c.indexes.is_empty()),
+        "nothing indexed without mappings"
+    );
+    assert_eq!(
+        sink.deliver(&[transition(1)]).await,
+        vec![Outcome::Delivered]
+    );
+    let methods: Vec<&str> = fake.seen().iter().map(|s| s.method).collect();
+    assert_eq!(methods, ["PUT", "PUT", "POST"]);
+
+    // With `template = false` nothing is installed.
+    let plain = Fake::start().await;
+    let sink = OpenSearchConfig {
+        template: false,
+        ..config(&plain)
+    }
+    .build("kibana")
+    .await
+    .unwrap();
+    assert_eq!(
+        sink.deliver(&[transition(1)]).await,
+        vec![Outcome::Delivered]
+    );
+    assert!(plain.with(|c| c.templates.is_empty()));
+}
+
+#[tokio::test]
+async fn slow_and_unreachable_clusters_are_retried() {
+    let fake = Fake::start().await;
+    let sink = OpenSearchConfig {
+        timeout_secs: 1,
+        template: false,
+        ..config(&fake)
+    }
+    .build("kibana")
+    .await
+    .unwrap();
+    fake.with(|c| c.delay = Some(Duration::from_secs(3)));
+    match &sink.deliver(&[transition(1)]).await[0] {
+        Outcome::Retry { reason, .. } => assert!(reason.contains("timed out"), "{reason}"),
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    let closed = support::free_port();
+    let sink = OpenSearchConfig {
+        url: format!("http://127.0.0.1:{closed}"),
+        ..config(&fake)
+    }
+    .build("kibana")
+    .await
+    .unwrap();
+    match &sink.deliver(&[transition(1)]).await[0] {
+        Outcome::Retry { reason, .. } => assert!(reason.contains("cannot connect"), "{reason}"),
+        other => panic!("expected a retry, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn basic_auth_sends_the_password_from_its_variable() {
+    let fake = Fake::start().await;
+    let var = "SWITCHBOARD_TEST_OPENSEARCH_PASSWORD";
+    std::env::set_var(var, "s3cret:with colon");
+    let c = OpenSearchConfig {
+        auth: OpenSearchAuth::Basic {
+            username: "elastic".into(),
+            password_env: var.into(),
+        },
+        ..config(&fake)
+    };
+    let sink = c.build("kibana").await.unwrap();
+    assert_eq!(
+        sink.deliver(&[transition(1)]).await,
+        vec![Outcome::Delivered]
+    );
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        // base64("elastic:s3cret:with colon")
+        assert_eq!(
+            s.headers["authorization"].to_str().unwrap(),
+            "Basic ZWxhc3RpYzpzM2NyZXQ6d2l0aCBjb2xvbg=="
+        );
+    }
+    let unset = OpenSearchConfig {
+        auth: OpenSearchAuth::Basic {
+            username: "elastic".into(),
+            password_env: "SWITCHBOARD_TEST_UNSET_PASSWORD".into(),
+        },
+        ..config(&fake)
+    };
+    let e = unset.build("kibana").await.err().unwrap();
+    assert!(
+        e.to_string().contains("SWITCHBOARD_TEST_UNSET_PASSWORD"),
+        "{e}"
+    );
+}
+
+/// Recomputes the SigV4 `Authorization` of a request the fake saw, from its method, path,
+/// `host`, `content-type`, `x-amz-date` and body as they came over the wire.
+fn expected_signature(seen: &Seen, service: &str, key: &str, secret: &str) -> String {
+    use aws_sigv4::http_request::{
+        sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+    };
+    let header = |n: &str| seen.headers[n].to_str().unwrap().to_owned();
+    let date = header("x-amz-date");
+    let at = Timestamp::parse(&format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &date[0..4],
+        &date[4..6],
+        &date[6..8],
+        &date[9..11],
+        &date[11..13],
+        &date[13..15]
+    ))
+    .unwrap();
+    let time = SystemTime::UNIX_EPOCH + Duration::from_millis(at.millis() as u64);
+    let identity = aws_credential_types::Credentials::new(key, secret, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let url = format!("http://{}{}", header("host"), seen.path);
+    let content_type = header("content-type");
+    let request = SignableRequest::new(
+        seen.method,
+        url,
+        [("content-type", content_type.as_str())].into_iter(),
+        SignableBody::Bytes(&seen.body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(request, &params).unwrap().into_parts();
+    let (headers, _) = instructions.into_parts();
+    headers
+        .iter()
+        .find(|h| h.name() == "authorization")
+        .unwrap()
+        .value()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn sigv4_signs_every_request() {
+    let (key, secret) = ("AKIDSWITCHBOARDTEST", "switchboard/test/secret/key");
+    std::env::set_var("AWS_ACCESS_KEY_ID", key);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", secret);
+    std::env::remove_var("AWS_SESSION_TOKEN");
+    std::env::remove_var("AWS_PROFILE");
+    for service in [SigV4Service::Es, SigV4Service::Aoss] {
+        let fake = Fake::start().await;
+        let c = OpenSearchConfig {
+            auth: OpenSearchAuth::AwsSigv4 {
+                region: Some("us-east-1".into()),
+                service,
+                profile: None,
+            },
+            ..config(&fake)
+        };
+        let sink = c.build("kibana").await.unwrap();
+        assert_eq!(
+            sink.deliver(&[transition(1), ctr_item(2, "2022-04-08T15:03:02Z", "x")])
+                .await,
+            vec![Outcome::Delivered; 2]
+        );
+        let seen = fake.seen();
+        assert_eq!(seen.len(), 2);
+        for s in &seen {
+            let auth = s.headers["authorization"].to_str().unwrap();
+            let scope = format!("/us-east-1/{}/aws4_request", service.as_str());
+            assert!(
+                auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential={key}/")),
+                "{auth}"
+            );
+            assert!(auth.contains(&scope), "{auth}");
+            assert!(
+                auth.contains("SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date"),
+                "{auth}"
+            );
+            let sha = s.headers["x-amz-content-sha256"].to_str().unwrap();
+            assert_eq!(sha.len(), 64, "{sha}");
+            // The signature matches the request exactly as it arrived.
+            assert_eq!(
+                auth,
+                expected_signature(s, service.as_str(), key, secret),
+                "{} {}",
+                s.method,
+                s.path
+            );
+        }
+    }
+}

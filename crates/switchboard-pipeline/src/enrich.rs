@@ -1,0 +1,305 @@
+//! Enrichment: a rule's lookups, run by the delivery worker just before a batch goes to
+//! its sink.
+//!
+//! ```toml
+//! [[rules]]
+//! enrich = [{ lookup = "customers", key = "CustomerEndpoint.Address", into = "Customer", on_miss = "tag" }]
+//! ```
+//!
+//! Each step takes a key from the item's JSON (a dotted field path), asks the lookup for
+//! the keys of the whole batch at once (DynamoDB answers 100 a request; the lookup's cache
+//! answers most), and adds the answer under a new top-level key. It never overwrites: if
+//! the item already has the key, the item goes on unchanged and the conflict is logged
+//! and counted (the seed's Lambda replaced the caller's number with the company name and
+//! lost it). The answer is spliced in before the object's closing brace, so everything
+//! else keeps its original bytes.
+//!
+//! Running here, not on the pipeline thread, is deliberate: the item is already durable
+//! in the outbox, so a slow or failing lookup delays delivery but never ingest. A lookup
+//! that fails is retried with the batch (backoff as for a sink); once the rule's attempts
+//! are used up the item is dead-lettered with the reason. A miss follows the step's
+//! `on_miss` policy.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchboard_io::lookups::Lookup;
+use switchboard_io::problems::{join, Problems};
+use switchboard_io::sinks::Item;
+
+/// What to do with an item whose key the lookup does not have.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissPolicy {
+    /// Deliver it as it is.
+    #[default]
+    Pass,
+    /// Deliver it with `into` set to `{"miss": true, "key": KEY}` so the destination can
+    /// tell "not a customer" from "not looked up".
+    Tag,
+    /// Do not deliver it (counted).
+    Drop,
+    /// Send it to the dead letters with the reason.
+    DeadLetter,
+}
+
+/// One enrichment step of a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichStep {
+    /// The `[[lookups]]` entry to ask.
+    pub lookup: String,
+    /// Dotted path of the key in the item's JSON, e.g. `CustomerEndpoint.Address` for a
+    /// contact record, `record.CustomerEndpoint.Address` for a `contact_record_ready`
+    /// trigger. Numbers and booleans are looked up as their JSON text.
+    pub key: String,
+    /// The new top-level key the answer is added under. An item that already has it is
+    /// left alone: enrichment adds, it never overwrites.
+    pub into: String,
+    /// `pass` (default), `tag`, `drop` or `dead_letter`.
+    #[serde(default)]
+    pub on_miss: MissPolicy,
+}
+
+impl EnrichStep {
+    pub fn check(&self, key: &str, lookups: &BTreeSet<String>, problems: &mut Problems) {
+        if !lookups.contains(&self.lookup) {
+            problems.push(
+                join(key, "lookup"),
+                format!("no [[lookups]] entry is named {:?}", self.lookup),
+            );
+        }
+        if self.key.is_empty() || self.key.split('.').any(str::is_empty) {
+            problems.push(
+                join(key, "key"),
+                "must be a dotted field path such as CustomerEndpoint.Address",
+            );
+        }
+        if self.into.is_empty() || self.into.contains('"') || self.into.contains('\\') {
+            problems.push(
+                join(key, "into"),
+                "must be a plain key name (no quotes or backslashes)",
+            );
+        }
+    }
+}
+
+/// What enrichment made of one item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enriched {
+    /// Deliver these bytes.
+    Ready(Bytes),
+    /// Do not deliver (a miss with policy `drop`).
+    Drop,
+    /// Dead-letter with this reason.
+    DeadLetter(String),
+    /// A lookup failed in a way worth trying again.
+    Retry(String),
+}
+
+/// Runs `steps` over `items` (one batch of one rule), asking each lookup once per step
+/// for every key the batch holds. Returns one outcome per item, in order.
+pub async fn enrich(
+    steps: &[EnrichStep],
+    lookups: &HashMap<String, Arc<dyn Lookup>>,
+    items: &[Item],
+) -> Vec<Enriched> {
+    let mut out: Vec<Enriched> = items
+        .iter()
+        .map(|i| Enriched::Ready(i.payload.clone()))
+        .collect();
+    for step in steps {
+        let Some(lookup) = lookups.get(&step.lookup) else {
+            // The config check names every lookup a rule uses; this is a bug, not input.
+            let reason = format!("lookup {:?} is not configured", step.lookup);
+            return items
+                .iter()
+                .map(|_| Enriched::DeadLetter(reason.clone()))
+                .collect();
+        };
+        // The key of every item still going, and whether it already has `into`.
+        let mut keys: Vec<Option<String>> = Vec::with_capacity(items.len());
+        for state in &mut out {
+            let key = match state {
+                Enriched::Ready(payload) => match serde_json::from_slice::<Value>(payload) {
+                    Ok(Value::Object(map)) => {
+                        if map.contains_key(&step.into) {
+                            tracing::warn!(
+                                into = %step.into,
+                                "enrichment skipped: the item already has this key, and enrichment never overwrites"
+                            );
+                            switchboard_telemetry::enrich_conflict(&step.lookup);
+                            None
+                        } else {
+                            Some(field(&Value::Object(map), &step.key))
+                        }
+                    }
+                    Ok(_) => {
+                        *state = Enriched::DeadLetter(format!(
+                            "cannot enrich with {}: the item is not a JSON object",
+                            step.lookup
+                        ));
+                        None
+                    }
+                    Err(e) => {
+                        *state = Enriched::DeadLetter(format!(
+                            "cannot enrich with {}: the item is not valid JSON ({e})",
+                            step.lookup
+                        ));
+                        None
+                    }
+                },
+                _ => None,
+            };
+            keys.push(key.map(|k| k.unwrap_or_default()));
+        }
+        let wanted: Vec<String> = keys
+            .iter()
+            .flatten()
+            .filter(|k| !k.is_empty())
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let answers = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            match lookup.get_many(&wanted).await {
+                Ok(a) => a,
+                Err(e) => {
+                    let outcome = if e.retryable {
+                        Enriched::Retry(e.to_string())
+                    } else {
+                        Enriched::DeadLetter(e.to_string())
+                    };
+                    return out
+                        .into_iter()
+                        .map(|s| match s {
+                            Enriched::Ready(_) => outcome.clone(),
+                            other => other,
+                        })
+                        .collect();
+                }
+            }
+        };
+        for (state, key) in out.iter_mut().zip(keys) {
+            let (Enriched::Ready(payload), Some(key)) = (&*state, key) else {
+                continue;
+            };
+            let value = match answers.get(&key) {
+                Some(v) => v.clone(),
+                None => match step.on_miss {
+                    MissPolicy::Pass => continue,
+                    MissPolicy::Tag => serde_json::json!({"miss": true, "key": key}),
+                    MissPolicy::Drop => {
+                        *state = Enriched::Drop;
+                        continue;
+                    }
+                    MissPolicy::DeadLetter => {
+                        let shown = if key.is_empty() {
+                            "(no key in the item)".into()
+                        } else {
+                            key
+                        };
+                        *state = Enriched::DeadLetter(format!(
+                            "{} has no entry for {} = {}",
+                            step.lookup,
+                            step.key,
+                            switchboard_telemetry::mask::mask_phone(&shown)
+                        ));
+                        continue;
+                    }
+                },
+            };
+            *state = match splice(payload, &step.into, &value) {
+                Some(bytes) => Enriched::Ready(bytes),
+                None => Enriched::DeadLetter("cannot enrich: the item is not a JSON object".into()),
+            };
+        }
+    }
+    out
+}
+
+/// The value at a dotted path, as the text a lookup is keyed by (`Some("")`: absent).
+fn field(doc: &Value, path: &str) -> Option<String> {
+    let mut at = doc;
+    for part in path.split('.') {
+        at = match at {
+            Value::Object(m) => match m.get(part) {
+                Some(v) => v,
+                None => return Some(String::new()),
+            },
+            Value::Array(a) => match part.parse::<usize>().ok().and_then(|i| a.get(i)) {
+                Some(v) => v,
+                None => return Some(String::new()),
+            },
+            _ => return Some(String::new()),
+        };
+    }
+    Some(match at {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// `payload` (a JSON object) with `"into": value` added before its closing brace; every
+/// other byte stays as it was. `None` if the payload does not end like an object.
+pub fn splice(payload: &[u8], into: &str, value: &Value) -> Option<Bytes> {
+    let end = payload.iter().rposition(|b| !b.is_ascii_whitespace())?;
+    if payload[end] != b'}' {
+        return None;
+    }
+    let start = payload.iter().position(|b| !b.is_ascii_whitespace())?;
+    if payload[start] != b'{' {
+        return None;
+    }
+    let empty = payload[start + 1..end].iter().all(u8::is_ascii_whitespace);
+    let mut out = Vec::with_capacity(payload.len() + into.len() + 64);
+    out.extend_from_slice(&payload[..end]);
+    if !empty {
+        out.push(b',');
+    }
+    serde_json::to_writer(&mut out, into).ok()?;
+    out.push(b':');
+    serde_json::to_writer(&mut out, value).ok()?;
+    out.extend_from_slice(&payload[end..]);
+    Some(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splice_adds_a_key_and_keeps_every_other_byte() {
+        let raw = br#"{"B": null, "A":1.50,"x":{"y":[1,2]}}"#;
+        let out = splice(raw, "Customer", &serde_json::json!({"company": "Acme"})).unwrap();
+        assert_eq!(
+            &out[..],
+            br#"{"B": null, "A":1.50,"x":{"y":[1,2]},"Customer":{"company":"Acme"}}"#
+        );
+        assert_eq!(
+            &splice(b" {} \n", "k", &Value::Null).unwrap()[..],
+            b" {\"k\":null} \n"
+        );
+        assert!(splice(b"[1]", "k", &Value::Null).is_none());
+    }
+
+    #[test]
+    fn field_paths() {
+        let doc = serde_json::json!({"CustomerEndpoint": {"Address": "+14155550123"}, "n": 5, "a": [{"b": true}]});
+        assert_eq!(
+            field(&doc, "CustomerEndpoint.Address").unwrap(),
+            "+14155550123"
+        );
+        assert_eq!(field(&doc, "n").unwrap(), "5");
+        assert_eq!(field(&doc, "a.0.b").unwrap(), "true");
+        assert_eq!(field(&doc, "missing.x").unwrap(), "");
+    }
+}
