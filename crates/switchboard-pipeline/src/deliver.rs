@@ -17,6 +17,7 @@
 //! worker's own.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ use crate::enrich::{enrich, Enriched};
 use crate::rules::{idempotency_key, Rules};
 
 /// The sink name dead letters are routed to.
-pub const DEAD_LETTER_SINK: &str = "dead_letter";
+pub use switchboard_store::DEAD_LETTER_SINK;
 
 /// `[outbox]`: how routed items wait and are delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +141,9 @@ pub struct Delivery {
     pub open_store: StoreOpener,
     /// Notified after each commit that routed something.
     pub wake: Arc<Notify>,
+    /// Set to send what buffering sinks (S3) hold back at once, without waiting for a
+    /// full batch or its interval (the end of a replay).
+    pub flush: Arc<AtomicBool>,
 }
 
 /// What the workers did (for tests and the benches).
@@ -226,7 +230,7 @@ impl Worker {
         let hints = self.sink.hints();
         let now = now_ms();
 
-        if !hints.max_wait.is_zero() {
+        if !hints.max_wait.is_zero() && !self.d.flush.load(Ordering::Acquire) {
             // Firehose-style buffering: send when the batch is full or the oldest item
             // has waited long enough.
             let depth = blocking(&store, move |s| s.outbox_depth(now)).await?;
@@ -521,6 +525,8 @@ pub fn run_until_drained(
         return Ok((DeliveryStats::default(), 0));
     }
     let open = Arc::clone(&delivery.open_store);
+    delivery.flush.store(true, Ordering::Release);
+    delivery.wake.notify_waiters();
     let (stop, stop_rx) = watch::channel(false);
     let (mut workers, stats) = {
         let _entered = runtime.enter();

@@ -61,6 +61,7 @@ impl Outputs {
             worker: config.worker().to_owned(),
             open_store: open_store(url, config.worker()),
             wake,
+            flush: Default::default(),
         }
     }
 }

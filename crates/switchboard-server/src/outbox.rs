@@ -31,7 +31,7 @@ use crate::telemetry::label;
 use crate::AppState;
 
 /// The sink whose items are dead letters (the pipeline's dead-letter sink name).
-pub const DEAD_LETTER_SINK: &str = "dead_letter";
+pub use switchboard_store::DEAD_LETTER_SINK;
 
 /// What `GET /api/outbox` answers.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 use switchboard_engine::{AgentState, Alert, Changes, ContactTimeline, Engine, EngineMeta};
 
 pub use error::StoreError;
-pub use outbox::{OutboxDepth, OutboxEntry, OutboxRow};
+pub use outbox::{OutboxDepth, OutboxEntry, OutboxRow, DEAD_LETTER_SINK};
 pub use postgres::PostgresStore;
 pub use query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,

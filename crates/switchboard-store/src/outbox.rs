@@ -27,6 +27,10 @@
 //! A claim is not checked again when a worker reports back: a worker must finish (or give
 //! up on) a batch within its lease, so the lease should be well above the sink's timeout.
 
+/// The sink dead letters are routed to: the dead-letter writer when one is configured;
+/// without one they stay in the outbox under this name (`switchboard dlq list` reads them).
+pub const DEAD_LETTER_SINK: &str = "dead_letter";
+
 use std::borrow::Cow;
 
 /// A routed item on its way to a sink.

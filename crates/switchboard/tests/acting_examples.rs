@@ -239,3 +239,132 @@ fn long_hold_and_acw_alerts_reach_the_chat_webhook_readably() {
         || t.to_lowercase().contains("after-contact")
         || t.to_lowercase().contains("acw")));
 }
+
+/// A fake OpenSearch cluster (no OpenSearch or Elasticsearch server installs here): the
+/// protocol-faithful `_bulk` fake the OpenSearch sink's own tests use.
+#[path = "../../switchboard-io/tests/opensearch_fake/mod.rs"]
+#[allow(dead_code)]
+mod opensearch_fake;
+
+#[test]
+fn contact_records_are_enriched_indexed_and_every_record_archived() {
+    let moto = support::servers::moto_url();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let search = runtime.block_on(opensearch_fake::Fake::start());
+    let bucket = support::unique_name("archive");
+    let table = support::unique_name("customers");
+
+    // Two contacts: one caller is a customer, the other is not; the first record comes
+    // again, updated (Connect re-sends records on updates).
+    let (_, known) = contact("c-known", "+18005550100", "+14155550123", 10);
+    let (_, unknown) = contact("c-unknown", "+18005550100", "+14155550199", 20);
+    let mut updated = known.clone();
+    updated["LastUpdateTimestamp"] = json!("2026-03-02T11:00:00Z");
+    updated["Attributes"]["note"] = json!("updated");
+    let agent_events = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/agent-events.ndjson"),
+    )
+    .unwrap();
+    let mut input = ndjson(&[known.clone(), unknown.clone(), updated.clone()]);
+    input.extend_from_slice(&agent_events);
+    let input_path = dir.path().join("input.ndjson");
+    std::fs::write(&input_path, &input).unwrap();
+
+    support::servers::python(&format!(
+        r#"
+import boto3
+kw = dict(endpoint_url="{moto}", region_name="us-east-1")
+boto3.client("s3", **kw).create_bucket(Bucket="{bucket}")
+ddb = boto3.client("dynamodb", **kw)
+ddb.create_table(TableName="{table}", KeySchema=[{{"AttributeName": "phone", "KeyType": "HASH"}}],
+    AttributeDefinitions=[{{"AttributeName": "phone", "AttributeType": "S"}}], BillingMode="PAY_PER_REQUEST")
+ddb.put_item(TableName="{table}", Item={{"phone": {{"S": "+14155550123"}}, "company": {{"S": "Acme Corp"}}, "tier": {{"N": "2"}}}})
+"#
+    ));
+
+    let config = adapt(
+        "enrich-index-archive.toml",
+        &[
+            ("sqlite:enrich-index-archive.db", "sqlite:unused.db"),
+            (
+                "region = \"us-east-1\"\n",
+                &format!("region = \"us-east-1\"\nendpoint_url = \"{moto}\"\n"),
+            ),
+            (
+                "https://search-contact-center.us-east-1.es.amazonaws.com",
+                &search.url(),
+            ),
+            ("contact-center-archive", &bucket),
+            ("table = \"customers\"", &format!("table = \"{table}\"")),
+        ],
+    );
+    replay(dir.path(), &config, &input_path, &[]);
+
+    // OpenSearch: one document per contact, id = ContactId, the newest copy, the company
+    // added beside the number (which is kept), a miss tagged.
+    let indexes = search.with(|c| c.indexes.clone());
+    let docs: Vec<(&String, &String, &Value)> = indexes
+        .iter()
+        .flat_map(|(index, docs)| docs.iter().map(move |(id, (_, doc))| (index, id, doc)))
+        .collect();
+    assert_eq!(docs.len(), 2, "{indexes:?}");
+    for (index, _, _) in &docs {
+        assert!(index.starts_with("connect-"), "{index}");
+        assert!(index.ends_with("2026.03.02"), "a daily index: {index}");
+    }
+    let known_doc = docs.iter().find(|d| d.1 == "c-known").unwrap().2;
+    assert_eq!(known_doc["CustomerEndpoint"]["Address"], "+14155550123");
+    assert_eq!(known_doc["Customer"]["company"], "Acme Corp");
+    assert_eq!(known_doc["Attributes"]["note"], "updated", "the newer copy");
+    let unknown_doc = docs.iter().find(|d| d.1 == "c-unknown").unwrap().2;
+    assert_eq!(unknown_doc["Customer"]["miss"], true);
+    assert_eq!(unknown_doc["CustomerEndpoint"]["Address"], "+14155550199");
+    assert!(
+        search.with(|c| !c.templates.is_empty()),
+        "index template installed"
+    );
+
+    // S3: every record as received, under archive/YYYY/MM/DD/HH/, gzip.
+    let listing = support::servers::python(&format!(
+        r#"
+import boto3, gzip, json
+s3 = boto3.client("s3", endpoint_url="{moto}", region_name="us-east-1")
+out = []
+for o in s3.list_objects_v2(Bucket="{bucket}", Prefix="archive/").get("Contents", []):
+    body = s3.get_object(Bucket="{bucket}", Key=o["Key"])["Body"].read()
+    out.append({{"key": o["Key"], "body": gzip.decompress(body).decode()}})
+print(json.dumps(out))
+"#
+    ));
+    let objects: Vec<Value> = serde_json::from_str(listing.trim()).unwrap();
+    assert!(!objects.is_empty());
+    let mut archived = Vec::new();
+    for o in &objects {
+        let key = o["key"].as_str().unwrap();
+        // archive/YYYY/MM/DD/HH/NAME, by event time: the contact records of 2026-03-02,
+        // the example agent events of 2026-01-05.
+        let parts: Vec<&str> = key.split('/').collect();
+        assert_eq!(parts.len(), 6, "{key}");
+        assert!(
+            [("2026", "03", "02"), ("2026", "01", "05")].contains(&(parts[1], parts[2], parts[3])),
+            "{key}"
+        );
+        assert!(
+            parts[4].len() == 2 && parts[4].parse::<u8>().unwrap() < 24,
+            "{key}"
+        );
+        assert!(key.ends_with(".gz"), "{key}");
+        let body = o["body"].as_str().unwrap();
+        assert!(body.ends_with('\n'), "a newline after each record");
+        archived.extend(body.lines().map(str::to_owned));
+    }
+    let mut expected: Vec<String> = String::from_utf8(input)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    archived.sort();
+    expected.sort();
+    assert_eq!(archived, expected, "every record, byte for byte");
+}

@@ -24,6 +24,11 @@ const EXAMPLE_ENV: &[(&str, &str)] = &[
     ("SWITCHBOARD_AUTH_TOKEN", "dashboard-token"),
     ("SWITCHBOARD_FIREHOSE_ACCESS_KEY", "firehose-key"),
     ("SWITCHBOARD_EVENTBRIDGE_KEY", "eventbridge-key"),
+    ("CRM_TOKEN", "crm-token"),
+    (
+        "SLACK_WEBHOOK_URL",
+        "https://hooks.slack.example/services/T0/B0/X",
+    ),
 ];
 
 #[test]

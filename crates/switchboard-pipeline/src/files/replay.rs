@@ -152,6 +152,7 @@ pub fn replay(inputs: &[PathBuf], url: &StoreUrl, options: &Options) -> anyhow::
         worker: options.worker.clone(),
         open_store: open_store(url, &options.worker),
         wake,
+        flush: Default::default(),
     };
     // Workers run while the files are read (the outbox does not pile up), and get
     // `drain` at the end.

@@ -100,6 +100,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let s3 = match &args.s3_endpoint {
         Some(url) => url.clone(),
         None => {
+            // moto takes any credentials; the SDK still wants some.
+            for (var, value) in [
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+            ] {
+                if std::env::var_os(var).is_none() {
+                    std::env::set_var(var, value);
+                }
+            }
             let server = Moto::start(&args.moto)?;
             let url = server.url.clone();
             moto = Some(server);
@@ -360,6 +369,7 @@ sinks = ["crm"]
         worker: config.worker().to_owned(),
         open_store: open_store(&url, config.worker()),
         wake,
+        flush: Default::default(),
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let (mut workers, _) = {

@@ -364,6 +364,7 @@ fn replay_letters(runtime: &tokio::runtime::Runtime, args: ReplayArgs) -> anyhow
         worker: config.worker().to_owned(),
         open_store: open_store(&url, config.worker()),
         wake: Arc::new(tokio::sync::Notify::new()),
+        flush: Default::default(),
     };
     let (stats, waiting) =
         deliver::run_until_drained(runtime, delivery, Duration::from_secs(args.drain_secs))?;

@@ -5,7 +5,7 @@
 //!
 //! One [`Sink::deliver`] is one transaction. [`rows`] turns the items into rows first and
 //! rejects those that cannot be rows (not JSON, a contact record that does not parse);
-//! [`write`] then sends one multi-row statement per table. If the server refuses a row
+//! `write` then sends one multi-row statement per table. If the server refuses a row
 //! (a data error: a `\u0000` that `jsonb` cannot hold, a value out of range), the
 //! transaction is rolled back and written again item by item, each under a savepoint, so
 //! only the items at fault are rejected. Anything else (the server unreachable, a

@@ -80,7 +80,8 @@ pub struct S3Config {
     #[serde(default = "default_error_prefix")]
     pub error_prefix: String,
     /// Address the bucket in the path (`https://host/bucket/key`) rather than the host
-    /// name: for S3-compatible servers (MinIO, moto, s3rver) that need it.
+    /// name: for S3-compatible servers (MinIO, moto, s3rver) that need it. Always on when
+    /// `aws.endpoint_url` is set.
     #[serde(default)]
     pub force_path_style: bool,
     /// Seconds one `PutObject` may take, retries of the SDK included; past it the
@@ -253,7 +254,7 @@ impl S3Config {
         }
         let sdk = self.aws.load().await;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(self.force_path_style)
+            .force_path_style(self.force_path_style || self.aws.endpoint_url.is_some())
             .timeout_config(
                 aws_sdk_s3::config::timeout::TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(self.timeout_secs.min(10)))
