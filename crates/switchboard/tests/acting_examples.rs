@@ -243,7 +243,6 @@ fn long_hold_and_acw_alerts_reach_the_chat_webhook_readably() {
 /// A fake OpenSearch cluster (no OpenSearch or Elasticsearch server installs here): the
 /// protocol-faithful `_bulk` fake the OpenSearch sink's own tests use.
 #[path = "../../switchboard-io/tests/opensearch_fake/mod.rs"]
-#[allow(dead_code)]
 mod opensearch_fake;
 
 #[test]
