@@ -291,6 +291,120 @@ mod tests {
         assert!(splice(b"[1]", "k", &Value::Null).is_none());
     }
 
+    use switchboard_io::lookups::LookupError;
+
+    /// A table in memory (a stand-in for a lookup: what is tested here is the policy
+    /// around it, not a table).
+    struct Table(HashMap<String, Value>, Option<LookupError>);
+
+    #[async_trait::async_trait]
+    impl Lookup for Table {
+        fn name(&self) -> &str {
+            "customers"
+        }
+        async fn get_many(&self, keys: &[String]) -> Result<HashMap<String, Value>, LookupError> {
+            if let Some(e) = &self.1 {
+                return Err(e.clone());
+            }
+            Ok(keys
+                .iter()
+                .filter_map(|k| self.0.get(k).map(|v| (k.clone(), v.clone())))
+                .collect())
+        }
+    }
+
+    fn item(payload: &str) -> Item {
+        Item {
+            id: 1,
+            rule: "r".into(),
+            sink: "s".into(),
+            key: "k".into(),
+            kind: switchboard_io::sinks::ItemKind::Record,
+            payload: Bytes::copy_from_slice(payload.as_bytes()),
+            event_ms: 0,
+            created_ms: 0,
+            attempts: 0,
+        }
+    }
+
+    fn run(on_miss: MissPolicy, error: Option<LookupError>, payloads: &[&str]) -> Vec<Enriched> {
+        let table = Table(
+            HashMap::from([("+1555".to_owned(), serde_json::json!({"company": "Acme"}))]),
+            error,
+        );
+        let lookups: HashMap<String, Arc<dyn Lookup>> =
+            HashMap::from([("customers".to_owned(), Arc::new(table) as Arc<dyn Lookup>)]);
+        let step = EnrichStep {
+            lookup: "customers".into(),
+            key: "CustomerEndpoint.Address".into(),
+            into: "Customer".into(),
+            on_miss,
+        };
+        let items: Vec<Item> = payloads.iter().map(|p| item(p)).collect();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(enrich(&[step], &lookups, &items))
+    }
+
+    const HIT: &str = r#"{"CustomerEndpoint": {"Address": "+1555"}, "x": null}"#;
+    const MISS: &str = r#"{"CustomerEndpoint": {"Address": "+1999"}}"#;
+
+    #[test]
+    fn hits_are_added_and_misses_follow_their_policy() {
+        let out = run(MissPolicy::Pass, None, &[HIT, MISS]);
+        assert_eq!(
+            out[0],
+            Enriched::Ready(Bytes::from_static(
+                br#"{"CustomerEndpoint": {"Address": "+1555"}, "x": null,"Customer":{"company":"Acme"}}"#
+            ))
+        );
+        assert_eq!(out[1], Enriched::Ready(Bytes::from_static(MISS.as_bytes())));
+        let tagged = run(MissPolicy::Tag, None, &[MISS]);
+        assert_eq!(
+            tagged[0],
+            Enriched::Ready(Bytes::from_static(
+                br#"{"CustomerEndpoint": {"Address": "+1999"},"Customer":{"key":"+1999","miss":true}}"#
+            ))
+        );
+        assert_eq!(run(MissPolicy::Drop, None, &[MISS])[0], Enriched::Drop);
+        let Enriched::DeadLetter(reason) = &run(MissPolicy::DeadLetter, None, &[MISS])[0] else {
+            panic!("a miss with dead_letter is dead-lettered")
+        };
+        assert!(reason.contains("customers has no entry"), "{reason}");
+        assert!(!reason.contains("+1999"), "the number is masked: {reason}");
+    }
+
+    #[test]
+    fn an_existing_key_is_never_overwritten() {
+        let has = r#"{"CustomerEndpoint": {"Address": "+1555"}, "Customer": "mine"}"#;
+        assert_eq!(
+            run(MissPolicy::Pass, None, &[has])[0],
+            Enriched::Ready(Bytes::copy_from_slice(has.as_bytes()))
+        );
+    }
+
+    #[test]
+    fn failed_lookups_retry_or_dead_letter_by_kind_and_bad_items_dead_letter() {
+        let failure = |retryable| LookupError {
+            lookup: "customers".into(),
+            reason: "throttled".into(),
+            retryable,
+        };
+        assert!(matches!(
+            run(MissPolicy::Pass, Some(failure(true)), &[HIT])[0],
+            Enriched::Retry(_)
+        ));
+        assert!(matches!(
+            run(MissPolicy::Pass, Some(failure(false)), &[HIT])[0],
+            Enriched::DeadLetter(_)
+        ));
+        assert!(matches!(
+            run(MissPolicy::Pass, None, &["not json"])[0],
+            Enriched::DeadLetter(_)
+        ));
+    }
+
     #[test]
     fn field_paths() {
         let doc = serde_json::json!({"CustomerEndpoint": {"Address": "+14155550123"}, "n": 5, "a": [{"b": true}]});

@@ -695,6 +695,64 @@ mod tests {
     }
 
     #[test]
+    fn a_full_outbox_pauses_the_sources_until_the_sinks_catch_up() {
+        let h = Harness::new();
+        let store = Flaky {
+            inner: SqliteStore::open(&h.path).unwrap(),
+            broken: Arc::clone(&h.broken),
+        };
+        let rule = crate::rules::RuleConfig {
+            name: "all".into(),
+            kinds: vec!["record".into()],
+            streams: Vec::new(),
+            queues: Vec::new(),
+            channels: Vec::new(),
+            dialled_numbers: Vec::new(),
+            pattern: None,
+            enrich: Vec::new(),
+            sinks: vec!["crm".into()],
+        };
+        let rules = crate::rules::Rules::compile(&[rule]).unwrap();
+        let pipeline = Pipeline::open(Box::new(store), EngineConfig::default())
+            .unwrap()
+            .with_rules(rules);
+        let (tx, rx) = channel(1);
+        let settings = Settings {
+            commit_interval: Duration::from_secs(60),
+            outbox_capacity: 5,
+            backpressure_sinks: vec!["crm".into()],
+            ..Settings::default()
+        };
+        let ingest = Ingest::new(pipeline, rx, settings, Arc::clone(&h.stop)).unwrap();
+        let thread = std::thread::spawn(move || ingest.run());
+
+        let events = agent_events();
+        // Ten records routed: the outbox is over its capacity of 5.
+        send(&tx, events[..10].to_vec(), None)
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.store().outbox_len().unwrap(), 10);
+        // The next delivery waits: the thread takes nothing while the outbox is full.
+        let mut waiting = send(&tx, events[10..12].to_vec(), None);
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            matches!(waiting.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+            "not taken while the outbox is full"
+        );
+        // A sink worker delivers: the thread goes on.
+        let mut worker = h.store();
+        let claimed = worker.outbox_claim("crm", "w", 100, 1 << 20, 0, 60_000).unwrap();
+        let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
+        worker.outbox_delivered(&ids).unwrap();
+        waiting.blocking_recv().unwrap().unwrap();
+        drop(tx);
+        let summary = thread.join().unwrap().unwrap();
+        assert!(summary.backpressure >= 1);
+        assert_eq!(h.store().outbox_len().unwrap(), 2);
+    }
+
+    #[test]
     fn stops_when_told_and_fails_what_it_did_not_take() {
         let h = Harness::new();
         let (tx, thread) = h.start();
