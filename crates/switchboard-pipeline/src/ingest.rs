@@ -43,6 +43,8 @@ use crate::pipeline::Pipeline;
 
 /// How often the stop flag is looked at while nothing arrives.
 const IDLE_WAIT: Duration = Duration::from_millis(200);
+/// How often the outbox's depth is read for backpressure.
+const OUTBOX_CHECK_EVERY: Duration = Duration::from_millis(250);
 /// Bad records logged one by one; the rest are only counted.
 const LOGGED_BAD: u64 = 20;
 
@@ -118,6 +120,8 @@ pub struct Ingest {
     summary: Summary,
     /// Called after each successful commit with the totals so far (benches, progress).
     on_commit: Option<CommitHook>,
+    /// The outbox's fullness as last read, and when (reading it costs a query).
+    outbox_checked: Option<(Instant, bool)>,
 }
 
 /// Called after each successful commit with the totals so far.
@@ -142,6 +146,7 @@ impl Ingest {
             last_tick: Instant::now(),
             summary: Summary::default(),
             on_commit: None,
+            outbox_checked: None,
         })
     }
 
@@ -236,13 +241,19 @@ impl Ingest {
         &self.pipeline
     }
 
-    /// Whether the outbox is over its capacity (checked against the store).
+    /// Whether the outbox is over its capacity, read from the store at most every
+    /// [`OUTBOX_CHECK_EVERY`] (a count over a large outbox costs milliseconds).
     fn outbox_full(&mut self) -> bool {
         if self.settings.backpressure_sinks.is_empty() || self.settings.outbox_capacity == u64::MAX
         {
             return false;
         }
-        match self.pipeline.store().outbox_depth(now_ms()) {
+        if let Some((at, full)) = self.outbox_checked {
+            if at.elapsed() < OUTBOX_CHECK_EVERY {
+                return full;
+            }
+        }
+        let full = match self.pipeline.store().outbox_depth(now_ms()) {
             Ok(depth) => {
                 let waiting: u64 = depth
                     .iter()
@@ -255,7 +266,9 @@ impl Ingest {
                 tracing::warn!(error = %e, "cannot read the outbox depth");
                 false
             }
-        }
+        };
+        self.outbox_checked = Some((Instant::now(), full));
+        full
     }
 
     /// Takes deliveries already waiting, up to a full batch. True if the channel closed.
@@ -385,6 +398,8 @@ impl Ingest {
                 if let Some(hook) = &mut self.on_commit {
                     hook(&self.summary);
                 }
+                // The commit may have filled the outbox: read it again before taking more.
+                self.outbox_checked = None;
             }
             Err(e) => {
                 self.summary.failed_commits += 1;
@@ -742,7 +757,9 @@ mod tests {
         );
         // A sink worker delivers: the thread goes on.
         let mut worker = h.store();
-        let claimed = worker.outbox_claim("crm", "w", 100, 1 << 20, 0, 60_000).unwrap();
+        let claimed = worker
+            .outbox_claim("crm", "w", 100, 1 << 20, 0, 60_000)
+            .unwrap();
         let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
         worker.outbox_delivered(&ids).unwrap();
         waiting.blocking_recv().unwrap().unwrap();

@@ -433,7 +433,9 @@ impl Pipeline {
             start += CELL_MS;
             closed += 1;
         }
-        if start != from {
+        // Saved from the first interval seen on, so an interval still open at this commit
+        // is routed by a later one even once its deltas are committed.
+        if start != from || !self.positions.contains_key(METRIC_INTERVALS_KEY) {
             self.set_position(METRIC_INTERVALS_KEY.to_owned(), start.to_string());
         }
         Ok(())

@@ -282,7 +282,9 @@ sinks = ["intervals"]
             item["interval_start"].as_str().unwrap().parse().unwrap();
         let mut q = switchboard_store::MetricQuery::new(switchboard_engine::Interval::Min15);
         q.from = Some(start);
-        q.to = Some(switchboard_model::Timestamp::from_millis(start.millis() + 15 * 60 * 1000));
+        q.to = Some(switchboard_model::Timestamp::from_millis(
+            start.millis() + 15 * 60 * 1000,
+        ));
         let stored = store.metrics(&q).unwrap();
         let rows = item["rows"].as_array().unwrap();
         assert_eq!(rows.len(), stored.len(), "{start}");
