@@ -51,6 +51,8 @@ source scripts/servers.sh
 install_servers
 trap stop_servers EXIT
 start_servers
+# A test whose server is missing fails rather than skips.
+export SWITCHBOARD_REQUIRE_SERVERS=1
 
 step "browser test tools: Chromium, playwright-core (into .tools/)"
 bash scripts/browser-tools.sh

@@ -18,13 +18,17 @@
 //! - `sinks/`: where routed items go (S3, OpenSearch, PostgreSQL, webhooks, notifications,
 //!   stdout and files, dead letters), delivered from the pipeline's durable outbox;
 //! - `lookups/`: enrichment tables (DynamoDB, PostgreSQL, CSV/JSON files) behind a cache;
+//! - `pg`: what the PostgreSQL sink and lookup share (their `url` / `url_env`, connecting,
+//!   describing errors);
 //! - [`problems`]: configuration problems, each with its key path.
 
 pub mod aws;
+mod civil;
 pub mod context;
 pub mod delivery;
 pub mod leases;
 pub mod lookups;
+mod pg;
 pub mod problems;
 pub mod sinks;
 pub mod sources;

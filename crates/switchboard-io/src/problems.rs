@@ -2,6 +2,7 @@
 //! line as `FILE: KEY: MESSAGE` (the form compilers use, so editors can jump to them).
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 /// One problem: the dotted path of the key (`sources[1].stream`, empty for the file as a
 /// whole) and what is wrong with it.
@@ -47,6 +48,21 @@ impl Problems {
         self.list.push(Problem::new(key, message));
     }
 
+    /// Reports `value` under `key` unless it lies in `range`, as `VALUE is out of range:
+    /// BOUNDS`; `bounds` says the range for a person (`1 to 600`, `65536 (64 KiB) to
+    /// 104857600 (100 MiB)`).
+    pub(crate) fn check_range<T: PartialOrd + fmt::Display>(
+        &mut self,
+        key: String,
+        value: T,
+        range: RangeInclusive<T>,
+        bounds: &str,
+    ) {
+        if !range.contains(&value) {
+            self.push(key, format!("{value} is out of range: {bounds}"));
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
@@ -78,4 +94,19 @@ pub fn join(prefix: &str, key: &str) -> String {
         (_, true) => prefix.to_owned(),
         _ => format!("{prefix}.{key}"),
     }
+}
+
+/// Runs a config's `check` at the top (key `""`) and returns its first problem as one
+/// line, `key: message` (the message alone for the config as a whole), or `None` when it
+/// found none: what a component's `build` fails with when handed a config nobody checked.
+pub(crate) fn first_problem(check: impl FnOnce(&mut Problems)) -> Option<String> {
+    let mut problems = Problems::new("");
+    check(&mut problems);
+    problems.list.into_iter().next().map(|p| {
+        if p.key.is_empty() {
+            p.message
+        } else {
+            format!("{}: {}", p.key, p.message)
+        }
+    })
 }

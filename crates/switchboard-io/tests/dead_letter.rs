@@ -20,7 +20,7 @@ use switchboard_io::sinks::{Item, ItemKind, Outcome, Sink};
 use switchboard_model::decode::{DecodeError, Source};
 use switchboard_model::{Decoder, RecordKind};
 
-use support::{sample, unique, Moto};
+use support::{create_queue, sample, unique, Moto};
 
 const HOUR_MS: i64 = 3_600_000;
 /// 2024-06-10T07:00:00Z.
@@ -476,23 +476,11 @@ async fn unreachable_destinations_are_retried_never_rejected() {
 // ---------------------------------------------------------------------------------------
 // SQS
 
-async fn create_queue(aws: &AwsConfig, name: &str) -> String {
-    let client = aws_sdk_sqs::Client::new(&aws.load().await);
-    client
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqs_messages_are_peeked_filtered_and_deleted_after_replay() {
     let moto = Moto::start();
     let aws = moto.aws();
-    let queue_url = create_queue(&aws, &unique("dead-letters")).await;
+    let queue_url = create_queue(&moto.sqs().await, &unique("dead-letters")).await;
     let config = DeadLetterConfig::Sqs(SqsDeadLetterConfig {
         queue_url: queue_url.clone(),
         max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
@@ -576,7 +564,7 @@ async fn sqs_messages_are_peeked_filtered_and_deleted_after_replay() {
 async fn an_entry_too_large_for_a_message_is_sent_without_its_bytes() {
     let moto = Moto::start();
     let aws = moto.aws();
-    let queue_url = create_queue(&aws, &unique("dead-letters-small")).await;
+    let queue_url = create_queue(&moto.sqs().await, &unique("dead-letters-small")).await;
     let config = DeadLetterConfig::Sqs(SqsDeadLetterConfig {
         queue_url,
         max_message_bytes: 2048,

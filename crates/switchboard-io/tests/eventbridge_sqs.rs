@@ -15,11 +15,7 @@ use switchboard_io::SourceContext;
 use switchboard_model::{Record, RecordKind};
 use tokio::sync::watch;
 
-use support::{eventually, pipeline, sample, unique, Moto};
-
-async fn sqs_client(moto: &Moto) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(&moto.aws().load().await)
-}
+use support::{create_queue, eventually, pipeline, sample, unique, Moto};
 
 /// Messages visible plus in flight.
 async fn remaining(client: &aws_sdk_sqs::Client, queue: &str) -> u64 {
@@ -34,17 +30,6 @@ async fn remaining(client: &aws_sdk_sqs::Client, queue: &str) -> u64 {
     out.attributes()
         .map(|a| a.values().map(|v| v.parse::<u64>().unwrap_or(0)).sum())
         .unwrap_or(0)
-}
-
-async fn create_queue(client: &aws_sdk_sqs::Client, name: &str) -> String {
-    client
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +67,7 @@ print(url)
         .to_owned();
     let name = unique("connect-contact-events");
     let queue = moto.python(script, &[&samples, &name]).trim().to_owned();
-    let client = sqs_client(&moto).await;
+    let client = moto.sqs().await;
     assert_eq!(
         remaining(&client, &queue).await,
         3,
@@ -157,7 +142,7 @@ print(url)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_and_poison_messages_go_to_the_dead_letter_queue() {
     let moto = Moto::start();
-    let client = sqs_client(&moto).await;
+    let client = moto.sqs().await;
     let queue = create_queue(&client, &unique("events")).await;
     let dlq = create_queue(&client, &unique("events-dlq")).await;
     let event = std::fs::read_to_string(sample("eventbridge-contact-disconnected.json")).unwrap();
@@ -244,7 +229,7 @@ async fn undecodable_and_poison_messages_go_to_the_dead_letter_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_commit_keeps_the_message_hidden_until_it_is_deleted() {
     let moto = Moto::start();
-    let client = sqs_client(&moto).await;
+    let client = moto.sqs().await;
     let queue = create_queue(&client, &unique("slow")).await;
     let event = std::fs::read_to_string(sample("eventbridge-contact-disconnected.json")).unwrap();
     client

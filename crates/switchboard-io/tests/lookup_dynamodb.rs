@@ -12,6 +12,8 @@
 //! `CI` is set, and is skipped with a note otherwise (`bash scripts/test.sh` starts the
 //! servers and sets the variables).
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,55 +24,16 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::{json, Value};
-use switchboard_io::aws::AwsConfig;
 use switchboard_io::lookups::config::LookupConfig;
 use switchboard_io::lookups::dynamodb::{
     DynamoDbLookup, DynamoDbLookupConfig, KeyType, KEYS_PER_REQUEST, MAX_ATTEMPTS,
 };
 use switchboard_io::lookups::Lookup;
 
-/// The server's URL, or `None` (after a note) when the test may be skipped.
-fn server(var: &str) -> Option<String> {
-    if let Ok(url) = std::env::var(var) {
-        if !url.is_empty() {
-            return Some(url);
-        }
-    }
-    let required = std::env::var("SWITCHBOARD_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
-        || std::env::var_os("CI").is_some();
-    assert!(
-        !required,
-        "{var} is not set: this test needs the servers of scripts/servers.sh; run \
-         bash scripts/test.sh (it starts them and sets the variables)"
-    );
-    eprintln!("skipped: {var} is not set (source scripts/servers.sh && start_servers)");
-    None
-}
-
-fn aws(url: &str) -> AwsConfig {
-    // Local servers take any credentials; the SDK still wants some.
-    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-    }
-    AwsConfig {
-        region: Some("us-east-1".into()),
-        profile: None,
-        endpoint_url: Some(url.to_owned()),
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{prefix}-{}-{n}-{nanos}", std::process::id())
-}
+use support::{aws_at, server_url, unique_name};
 
 async fn client(url: &str) -> Client {
-    Client::new(&aws(url).load().await)
+    Client::new(&aws_at(url).load().await)
 }
 
 /// Creates a table keyed by `key` of `key_type` and waits until it is ACTIVE.
@@ -205,7 +168,7 @@ fn config(url: &str, table: &str) -> DynamoDbLookupConfig {
         consistent_read: false,
         timeout_ms: 30_000,
         cache: Default::default(),
-        aws: aws(url),
+        aws: aws_at(url),
     }
 }
 
@@ -213,7 +176,7 @@ fn config(url: &str, table: &str) -> DynamoDbLookupConfig {
 /// timeout included): every value converted, every unknown number a miss.
 async fn customers_are_found_and_converted(url: &str) {
     let client = client(url).await;
-    let table = unique("customers");
+    let table = unique_name("customers");
     create_table(&client, &table, "phone", ScalarAttributeType::S).await;
     put_all(&client, &table, (0..250).map(customer).collect()).await;
 
@@ -262,7 +225,7 @@ async fn customers_are_found_and_converted(url: &str) {
 /// left out of the answer.
 async fn projection_reads_only_what_is_asked(url: &str) {
     let client = client(url).await;
-    let table = unique("customers-projected");
+    let table = unique_name("customers-projected");
     create_table(&client, &table, "phone", ScalarAttributeType::S).await;
     put_all(&client, &table, (0..5).map(customer).collect()).await;
     let config = DynamoDbLookupConfig {
@@ -283,7 +246,7 @@ async fn projection_reads_only_what_is_asked(url: &str) {
 /// miss, not an error.
 async fn number_keys_match_by_value(url: &str) {
     let client = client(url).await;
-    let table = unique("accounts");
+    let table = unique_name("accounts");
     create_table(&client, &table, "id", ScalarAttributeType::N).await;
     let items = [("42", "Acme"), ("7", "Globex"), ("0.5", "Half")]
         .into_iter()
@@ -309,7 +272,7 @@ async fn number_keys_match_by_value(url: &str) {
 
 /// A table that does not exist: an error naming it, not worth retrying.
 async fn a_missing_table_is_not_retryable(url: &str) {
-    let table = unique("no-such-table");
+    let table = unique_name("no-such-table");
     let lookup = DynamoDbLookup::new(&config(url, &table))
         .await
         .expect("client");
@@ -327,7 +290,7 @@ async fn a_missing_table_is_not_retryable(url: &str) {
 /// is a config mistake, not worth retrying.
 async fn a_wrong_key_attribute_is_not_retryable(url: &str) {
     let client = client(url).await;
-    let table = unique("customers-wrong-key");
+    let table = unique_name("customers-wrong-key");
     create_table(&client, &table, "phone", ScalarAttributeType::S).await;
     let config = DynamoDbLookupConfig {
         key_attribute: "number".into(),
@@ -363,7 +326,7 @@ macro_rules! against {
             use super::*;
 
             fn url() -> Option<String> {
-                server($var)
+                server_url($var)
             }
 
             #[tokio::test]
@@ -471,7 +434,7 @@ async fn fake_dynamodb(
 /// A lookup of table `customers` at `url`, the SDK's own retries off (so what is
 /// retried is the lookup's doing).
 async fn fake_lookup(url: &str) -> DynamoDbLookup {
-    let sdk = aws(url).load().await;
+    let sdk = aws_at(url).load().await;
     let client = Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())

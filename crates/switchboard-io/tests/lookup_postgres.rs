@@ -6,47 +6,15 @@
 //! when `SWITCHBOARD_REQUIRE_SERVERS=1` or `CI` is set, and is skipped with a note
 //! otherwise (`bash scripts/test.sh` starts the server and sets the variable).
 
+mod support;
+
 use serde_json::json;
 use switchboard_io::lookups::config::{CacheSettings, LookupConfig};
 use switchboard_io::lookups::postgres::{PostgresLookup, PostgresLookupConfig};
 use switchboard_io::lookups::Lookup;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-/// The server's URL, or `None` (after a note) when the test may be skipped.
-fn server_url() -> Option<String> {
-    const VAR: &str = "SWITCHBOARD_TEST_PG_URL";
-    if let Ok(url) = std::env::var(VAR) {
-        if !url.is_empty() {
-            return Some(url);
-        }
-    }
-    let required = std::env::var("SWITCHBOARD_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
-        || std::env::var_os("CI").is_some();
-    assert!(
-        !required,
-        "{VAR} is not set: this test needs PostgreSQL; run bash scripts/test.sh (it starts \
-         one and sets the variable)"
-    );
-    eprintln!("skipped: {VAR} is not set (source scripts/servers.sh && start_servers)");
-    None
-}
-
-fn unique(prefix: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
-}
-
-async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("connect to the test server");
-    tokio::spawn(connection);
-    client
-}
+use support::{pg_connect, pg_url, unique_name};
 
 /// A schema of its own with a customers table; dropped by [`Db::drop_schema`].
 struct Db {
@@ -58,8 +26,8 @@ struct Db {
 
 impl Db {
     async fn new(base: &str) -> Db {
-        let admin = connect(base).await;
-        let schema = unique("sb_lookup");
+        let admin = pg_connect(base).await;
+        let schema = unique_name("sb_lookup");
         admin
             .batch_execute(&format!(
                 "CREATE SCHEMA {schema};
@@ -110,7 +78,7 @@ const ALL_COLUMNS: &str = "SELECT name AS company, tier, balance, score, ratio, 
 
 #[tokio::test]
 async fn rows_become_json_objects_and_absent_keys_are_misses() {
-    let Some(base) = server_url() else { return };
+    let Some(base) = pg_url() else { return };
     let db = Db::new(&base).await;
     let lookup = LookupConfig::Postgres(db.config(ALL_COLUMNS))
         .build()
@@ -164,7 +132,7 @@ async fn rows_become_json_objects_and_absent_keys_are_misses() {
 
 #[tokio::test]
 async fn an_integer_parameter_takes_numeric_keys_only() {
-    let Some(base) = server_url() else { return };
+    let Some(base) = pg_url() else { return };
     let db = Db::new(&base).await;
     let lookup = PostgresLookup::new(
         &db.config("SELECT name, plan FROM customers WHERE account = $1 ORDER BY phone LIMIT 1"),
@@ -179,7 +147,7 @@ async fn an_integer_parameter_takes_numeric_keys_only() {
 
 #[tokio::test]
 async fn sql_errors_are_not_retryable_and_say_what_is_wrong() {
-    let Some(base) = server_url() else { return };
+    let Some(base) = pg_url() else { return };
     let db = Db::new(&base).await;
 
     let missing_column =
@@ -240,9 +208,9 @@ async fn backends(admin: &Client, application: &str) -> Vec<i32> {
 
 #[tokio::test]
 async fn the_lookup_reconnects_after_the_server_drops_it() {
-    let Some(base) = server_url() else { return };
+    let Some(base) = pg_url() else { return };
     let db = Db::new(&base).await;
-    let application = unique("sb_lookup_app");
+    let application = unique_name("sb_lookup_app");
     let mut config = db.config("SELECT name FROM customers WHERE phone = $1");
     config.url = Some(format!("{}&application_name={application}", db.url));
     let lookup = PostgresLookup::new(&config).expect("lookup");
@@ -302,7 +270,7 @@ async fn an_unreachable_server_is_retryable() {
 
 #[tokio::test]
 async fn a_wrong_password_is_not_retryable() {
-    let Some(base) = server_url() else { return };
+    let Some(base) = pg_url() else { return };
     let mut config: tokio_postgres::Config = base.parse().expect("the test URL parses");
     config.password("not-the-password");
     let tokio_postgres::config::Host::Tcp(host) = &config.get_hosts()[0] else {
@@ -330,9 +298,9 @@ async fn a_wrong_password_is_not_retryable() {
 
 #[tokio::test]
 async fn the_url_can_come_from_the_environment() {
-    let Some(base) = server_url() else { return };
+    let Some(base) = pg_url() else { return };
     let db = Db::new(&base).await;
-    let var = unique("SWITCHBOARD_TEST_LOOKUP_URL");
+    let var = unique_name("SWITCHBOARD_TEST_LOOKUP_URL");
     std::env::set_var(&var, &db.url);
     let config = PostgresLookupConfig {
         url: None,

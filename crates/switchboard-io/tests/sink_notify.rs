@@ -8,15 +8,16 @@
 //! servers and sets the variables).
 
 mod sink_support;
+mod support;
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchboard_io::aws::AwsConfig;
 use switchboard_io::sinks::notify::{SlackConfig, SnsConfig};
 use switchboard_io::sinks::{Item, ItemKind, Outcome, Sink};
 
 use sink_support::{item, Answer, Receiver};
+use support::{aws_at, server_url, unique};
 
 /// An alert item as the pipeline routes it: the payload is the engine's `AlertEvent`,
 /// serialized (`{"event": ..., "alert": {...}}`; unset options left out).
@@ -142,40 +143,7 @@ async fn slack_throttling_holds_the_rest_of_the_batch_and_a_bad_hook_rejects() {
 
 /// moto's URL, or `None` (after a note) when the test may be skipped.
 fn moto() -> Option<String> {
-    const VAR: &str = "SWITCHBOARD_TEST_MOTO_URL";
-    if let Ok(url) = std::env::var(VAR) {
-        if !url.is_empty() {
-            return Some(url);
-        }
-    }
-    let required = std::env::var("SWITCHBOARD_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
-        || std::env::var_os("CI").is_some();
-    assert!(
-        !required,
-        "{VAR} is not set: this test needs the servers of scripts/servers.sh; run bash \
-         scripts/test.sh (it starts them and sets the variables)"
-    );
-    eprintln!("skipped: {VAR} is not set (source scripts/servers.sh && start_servers)");
-    None
-}
-
-fn aws(url: &str) -> AwsConfig {
-    // moto takes any credentials; the SDK still wants some.
-    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    }
-    AwsConfig {
-        region: Some("us-east-1".into()),
-        profile: None,
-        endpoint_url: Some(url.to_owned()),
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix}-{}-{n}", std::process::id())
+    server_url("SWITCHBOARD_TEST_MOTO_URL")
 }
 
 /// A topic with an SQS queue subscribed to it (both FIFO when `fifo`): (topic ARN, queue
@@ -248,7 +216,7 @@ async fn notifications(
 #[tokio::test]
 async fn sns_publishes_readable_text_with_kind_and_rule_attributes() {
     let Some(url) = moto() else { return };
-    let aws = aws(&url);
+    let aws = aws_at(&url);
     let sdk = aws.load().await;
     let sns = aws_sdk_sns::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -310,7 +278,7 @@ async fn sns_publishes_readable_text_with_kind_and_rule_attributes() {
 #[tokio::test]
 async fn sns_fifo_topics_get_a_group_and_the_key_as_deduplication_id() {
     let Some(url) = moto() else { return };
-    let aws = aws(&url);
+    let aws = aws_at(&url);
     let sdk = aws.load().await;
     let sns = aws_sdk_sns::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -339,7 +307,7 @@ async fn sns_rejects_a_topic_that_does_not_exist() {
     let Some(url) = moto() else { return };
     let config = SnsConfig {
         topic_arn: "arn:aws:sns:us-east-1:123456789012:sb-no-such-topic".into(),
-        aws: aws(&url),
+        aws: aws_at(&url),
         ..SnsConfig::example()
     };
     let sink = config.build("alerts-topic").await.unwrap();
@@ -357,7 +325,7 @@ async fn sns_retries_when_unreachable() {
         .unwrap()
         .port();
     let config = SnsConfig {
-        aws: aws(&format!("http://127.0.0.1:{port}")),
+        aws: aws_at(&format!("http://127.0.0.1:{port}")),
         timeout_ms: 1000,
         ..SnsConfig::example()
     };

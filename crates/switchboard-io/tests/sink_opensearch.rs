@@ -28,13 +28,10 @@ use switchboard_io::sinks::{Item, ItemKind, Outcome, Sink};
 use switchboard_model::Timestamp;
 
 use opensearch_fake::{Fake, Seen};
+use support::{ms, sample_ctr};
 
 // ---------------------------------------------------------------------------------------
 // Items
-
-fn ms(ts: &str) -> i64 {
-    Timestamp::parse(ts).unwrap().millis()
-}
 
 fn item(id: i64, kind: ItemKind, payload: impl Into<Bytes>, event_ms: i64) -> Item {
     Item {
@@ -52,21 +49,11 @@ fn item(id: i64, kind: ItemKind, payload: impl Into<Bytes>, event_ms: i64) -> It
 
 const CONTACT: &str = "15a5cf14-3212-45a1-9f86-a8e97db8afaf";
 
-/// The published record (pretty-printed, as received) with `LastUpdateTimestamp` and a
-/// marker attribute set.
-fn ctr(last_update: &str, marker: &str) -> String {
-    let raw = std::fs::read(support::sample("ctr-voice-inbound-2022.json")).unwrap();
-    let mut v: Value = serde_json::from_slice(&raw).unwrap();
-    v["LastUpdateTimestamp"] = json!(last_update);
-    v["Attributes"]["marker"] = json!(marker);
-    serde_json::to_string_pretty(&v).unwrap()
-}
-
 fn ctr_item(id: i64, last_update: &str, marker: &str) -> Item {
     item(
         id,
         ItemKind::Record,
-        ctr(last_update, marker),
+        sample_ctr(last_update, marker),
         ms(last_update),
     )
 }
@@ -98,7 +85,7 @@ async fn documents_land_in_daily_indexes_by_kind_with_contact_ids() {
     let agent_ms = ms("2019-05-25T18:43:59.049Z");
     let ready = format!(
         r#"{{"type":"contact_record_ready","contact_id":"{CONTACT}","at":"2022-04-08T15:03:05.000Z","record":{}}}"#,
-        ctr("2022-04-08T15:03:02Z", "ready")
+        sample_ctr("2022-04-08T15:03:02Z", "ready")
     );
     let items = vec![
         ctr_item(1, "2022-04-08T15:03:02Z", "first"),
@@ -203,7 +190,7 @@ async fn documents_land_in_daily_indexes_by_kind_with_contact_ids() {
     );
     assert_eq!(
         serde_json::from_slice::<Value>(lines[1]).unwrap(),
-        serde_json::from_str::<Value>(&ctr("2022-04-08T15:03:02Z", "first")).unwrap()
+        serde_json::from_str::<Value>(&sample_ctr("2022-04-08T15:03:02Z", "first")).unwrap()
     );
 }
 
@@ -255,7 +242,7 @@ async fn items_the_cluster_refuses_are_retried_or_rejected() {
     let sink = config(&fake).build("kibana").await.unwrap();
     fake.with(|c| c.reject_items = 1);
     // A keyword field given an object: a mapping error.
-    let mut bad: Value = serde_json::from_str(&ctr("2022-04-08T15:03:02Z", "x")).unwrap();
+    let mut bad: Value = serde_json::from_str(&sample_ctr("2022-04-08T15:03:02Z", "x")).unwrap();
     bad["ContactId"] = json!("c-bad");
     bad["Channel"] = json!({"Name": "VOICE"});
     let items = vec![

@@ -14,44 +14,9 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use switchboard_io::sinks::postgres::{schema, PostgresSinkConfig};
 use switchboard_io::sinks::{Item, ItemKind, Outcome, Sink};
-use switchboard_model::Timestamp;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-/// The server's URL, or `None` (after a note) when the test may be skipped.
-fn server_url() -> Option<String> {
-    const VAR: &str = "SWITCHBOARD_TEST_PG_URL";
-    if let Ok(url) = std::env::var(VAR) {
-        if !url.is_empty() {
-            return Some(url);
-        }
-    }
-    let required = std::env::var("SWITCHBOARD_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
-        || std::env::var_os("CI").is_some();
-    assert!(
-        !required,
-        "{VAR} is not set: this test needs PostgreSQL; run bash scripts/test.sh (it starts \
-         one and sets the variable)"
-    );
-    eprintln!("skipped: {VAR} is not set (source scripts/servers.sh && start_servers)");
-    None
-}
-
-fn unique(prefix: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
-}
-
-async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("connect to the test server");
-    tokio::spawn(connection);
-    client
-}
+use support::{ms, pg_connect, pg_url, sample_ctr, unique_name};
 
 /// A schema name of the test's own, dropped by [`Db::drop_schema`].
 struct Db {
@@ -63,8 +28,8 @@ struct Db {
 impl Db {
     async fn new(url: &str) -> Db {
         Db {
-            admin: connect(url).await,
-            schema: unique("sb_sink"),
+            admin: pg_connect(url).await,
+            schema: unique_name("sb_sink"),
             url: url.to_owned(),
         }
     }
@@ -105,10 +70,6 @@ impl Db {
     }
 }
 
-fn ms(ts: &str) -> i64 {
-    Timestamp::parse(ts).unwrap().millis()
-}
-
 fn item(id: i64, kind: ItemKind, key: &str, payload: impl Into<Bytes>, event_ms: i64) -> Item {
     Item {
         id,
@@ -121,15 +82,6 @@ fn item(id: i64, kind: ItemKind, key: &str, payload: impl Into<Bytes>, event_ms:
         created_ms: 1_700_000_000_000 + id,
         attempts: 0,
     }
-}
-
-/// The published contact record with its `LastUpdateTimestamp` and one attribute set.
-fn sample_ctr(last_update: &str, marker: &str) -> String {
-    let raw = std::fs::read(support::sample("ctr-voice-inbound-2022.json")).unwrap();
-    let mut v: Value = serde_json::from_slice(&raw).unwrap();
-    v["LastUpdateTimestamp"] = json!(last_update);
-    v["Attributes"]["marker"] = json!(marker);
-    serde_json::to_string_pretty(&v).unwrap()
 }
 
 fn ctr_item(id: i64, last_update: &str, marker: &str) -> Item {
@@ -146,7 +98,7 @@ const CONTACT: &str = "15a5cf14-3212-45a1-9f86-a8e97db8afaf";
 
 #[tokio::test]
 async fn contact_records_upsert_and_the_newest_copy_wins() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = pg_url() else { return };
     let db = Db::new(&url).await;
     let sink = db.config().build("bi").await.unwrap();
 
@@ -250,7 +202,7 @@ fn transition(kind: &str, at: &str, extra: Value) -> String {
 
 #[tokio::test]
 async fn transitions_are_written_once() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = pg_url() else { return };
     let db = Db::new(&url).await;
     let sink = db.config().build("bi").await.unwrap();
     let items = vec![
@@ -317,7 +269,7 @@ async fn transitions_are_written_once() {
 
 #[tokio::test]
 async fn metric_intervals_and_events() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = pg_url() else { return };
     let db = Db::new(&url).await;
     let sink = db.config().build("bi").await.unwrap();
     let interval = |offered: i64| {
@@ -390,7 +342,7 @@ async fn metric_intervals_and_events() {
 
 #[tokio::test]
 async fn a_refused_row_is_rejected_alone() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = pg_url() else { return };
     let db = Db::new(&url).await;
     let sink = db.config().build("bi").await.unwrap();
     // `\u0000` is valid JSON that jsonb cannot hold: the server refuses that row only.
@@ -427,9 +379,9 @@ async fn a_refused_row_is_rejected_alone() {
 
 #[tokio::test]
 async fn a_dropped_connection_is_replaced() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = pg_url() else { return };
     let db = Db::new(&url).await;
-    let name = unique("bi");
+    let name = unique_name("bi");
     let sink = db.config().build(&name).await.unwrap();
     let t = |id: i64| {
         item(
@@ -486,7 +438,7 @@ async fn an_unreachable_server_is_retried() {
 
 #[tokio::test]
 async fn without_create_tables_the_tables_are_checked() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = pg_url() else { return };
     let db = Db::new(&url).await;
     db.admin
         .batch_execute(&format!("CREATE SCHEMA \"{}\"", db.schema))

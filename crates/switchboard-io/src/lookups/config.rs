@@ -21,7 +21,7 @@ use super::dynamodb::{DynamoDbLookup, DynamoDbLookupConfig};
 use super::file::{FileLookup, FileLookupConfig};
 use super::postgres::{PostgresLookup, PostgresLookupConfig};
 use super::{Lookup, LookupError};
-use crate::problems::{join, Problems};
+use crate::problems::{first_problem, join, Problems};
 use crate::sinks::BuildError;
 
 /// One lookup, by `type`.
@@ -192,14 +192,7 @@ impl LookupConfig {
     /// PostgreSQL connection is opened on first use, so a database that is down at start
     /// delays enrichment instead of stopping switchboard.
     pub async fn build(&self) -> Result<Arc<dyn Lookup>, BuildError> {
-        let mut problems = Problems::new("");
-        self.check("", &mut problems);
-        if let Some(first) = problems.list.first() {
-            let reason = if first.key.is_empty() {
-                first.message.clone()
-            } else {
-                format!("{}: {}", first.key, first.message)
-            };
+        if let Some(reason) = first_problem(|p| self.check("", p)) {
             return Err(BuildError::lookup(self.name(), reason));
         }
         Ok(match self {

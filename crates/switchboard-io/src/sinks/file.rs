@@ -320,8 +320,21 @@ fn flush(file: &mut File, buf: &[u8], start: u64) -> io::Result<()> {
 /// durable too) and returns it with its length. A file whose last byte is not a newline
 /// (a write cut short by a crash) first gets one, so the next line starts clean.
 fn open_append(path: &Path) -> io::Result<(File, u64)> {
+    let mut file = create_or_append(path)?;
+    let mut len = file.metadata()?.len();
+    if ends_mid_line(&mut file, len)? {
+        file.write_all(b"\n")?;
+        len += 1;
+    }
+    Ok((file, len))
+}
+
+/// Opens `path` for appending and reading, creating it if missing; a file it creates
+/// gets its folder synced, so the new name survives a crash too. Shared with the
+/// dead-letter file, which appends the same way.
+pub(super) fn create_or_append(path: &Path) -> io::Result<File> {
     let existed = path.exists();
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .read(true)
@@ -329,17 +342,20 @@ fn open_append(path: &Path) -> io::Result<(File, u64)> {
     if !existed {
         sync_folder(path)?;
     }
-    let mut len = file.metadata()?.len();
-    if len > 0 {
-        let mut last = [0u8; 1];
-        file.seek(SeekFrom::Start(len - 1))?;
-        file.read_exact(&mut last)?;
-        if last[0] != b'\n' {
-            file.write_all(b"\n")?;
-            len += 1;
-        }
+    Ok(file)
+}
+
+/// Whether `file`, `len` bytes long, ends inside a line: it is not empty and its last
+/// byte is not a newline (a write cut short by a crash or a full disk), so an append
+/// must start with one.
+pub(super) fn ends_mid_line(file: &mut File, len: u64) -> io::Result<bool> {
+    if len == 0 {
+        return Ok(false);
     }
-    Ok((file, len))
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
 }
 
 /// `PATH.{n}`.

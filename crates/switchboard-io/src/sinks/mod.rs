@@ -196,6 +196,18 @@ pub fn all(items: &[Item], outcome: Outcome) -> Vec<Outcome> {
     vec![outcome; items.len()]
 }
 
+/// Adds the rejections among a batch's `outcomes` to the sink's rejected-items metric (a
+/// sink that settles its items one by one calls it once, with all of them).
+pub(crate) fn count_rejected(sink: &str, outcomes: &[Outcome]) {
+    let rejected = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Reject { .. }))
+        .count();
+    if rejected > 0 {
+        switchboard_telemetry::sink_rejected(sink, rejected as u64);
+    }
+}
+
 /// Why a sink (or lookup) could not be built from its config: a secret's environment
 /// variable unset, a client that failed to start. Config mistakes a value can show
 /// without starting anything are found earlier, by the config's `check`.

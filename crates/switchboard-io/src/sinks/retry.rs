@@ -25,6 +25,7 @@ use bytes::{Bytes, BytesMut};
 use rand::Rng as _;
 
 use super::{BuildError, Item, Outcome};
+use crate::civil::days_from_civil;
 use crate::problems::Problems;
 
 /// The longest `Retry-After` honoured: a destination asking for more is asked again after
@@ -83,9 +84,24 @@ impl Backoff {
     /// The wait before `attempt` (1 for the first retry): uniformly random in
     /// `0..=ceiling(attempt)`, to the millisecond.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self.ceiling(attempt).as_millis().min(u128::from(u64::MAX)) as u64;
-        Duration::from_millis(rand::thread_rng().gen_range(0..=ceiling))
+        up_to(self.ceiling(attempt))
     }
+
+    /// The wait before `attempt` (1 for the first retry) with half of it fixed: uniformly
+    /// random in `ceiling(attempt) / 2..=ceiling(attempt)`, to the millisecond. For
+    /// callers that retry in a loop of their own (unprocessed DynamoDB keys, a throttled
+    /// Kinesis call), where each retry must wait at least half its step however the draw
+    /// falls, while the random half still keeps many callers out of lockstep.
+    pub fn delay_at_least_half(&self, attempt: u32) -> Duration {
+        let half = self.ceiling(attempt) / 2;
+        half + up_to(half)
+    }
+}
+
+/// Uniformly random in `0..=max`, to the millisecond.
+fn up_to(max: Duration) -> Duration {
+    let max = max.as_millis().min(u128::from(u64::MAX)) as u64;
+    Duration::from_millis(rand::thread_rng().gen_range(0..=max))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -143,7 +159,7 @@ fn parse_http_date(s: &str) -> Option<i64> {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
     let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
     let (h, mi, se) = (hms.next()??, hms.next()??, hms.next()??);
     if hms.next().is_some()
@@ -156,17 +172,6 @@ fn parse_http_date(s: &str) -> Option<i64> {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + se)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 // ---------------------------------------------------------------------------------------
@@ -220,17 +225,27 @@ pub fn classify_reqwest_error(error: &reqwest::Error) -> Outcome {
 /// `": cause: deeper cause"` from an error's sources (reqwest's own `Display` would
 /// include the URL).
 fn causes(error: &reqwest::Error) -> String {
-    let mut out = String::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !text.is_empty() && !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
+    with_causes(String::new(), std::error::Error::source(error))
+}
+
+/// `text`, then `": cause"` for `source` and each of its own sources in turn, leaving out
+/// a cause that says nothing or that the text already ends with (an error whose
+/// `Display` repeats its cause). Sinks and lookups describe client errors with it: a
+/// driver's or SDK's top-level message alone rarely says what went wrong (`dispatch
+/// failure`), its causes do (`Connection refused`).
+pub(crate) fn with_causes(
+    mut text: String,
+    mut source: Option<&(dyn std::error::Error + 'static)>,
+) -> String {
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !said.is_empty() && !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
         }
-        source = e.source();
+        source = cause.source();
     }
-    out
+    text
 }
 
 /// Reads up to `cap` bytes of a response body; the rest is left unread (the connection
@@ -504,6 +519,25 @@ mod tests {
             multiplier: 2.0,
         };
         assert_eq!(zero.delay(4), Duration::ZERO);
+        assert_eq!(zero.delay_at_least_half(4), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_delay_of_at_least_half_stays_in_the_upper_half_of_the_ceiling() {
+        let b = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+            multiplier: 2.0,
+        };
+        for (attempt, ceiling) in [(1, 100), (2, 200), (4, 800), (6, 2000), (40, 2000)] {
+            for _ in 0..50 {
+                let d = b.delay_at_least_half(attempt).as_millis();
+                assert!(d >= ceiling / 2 && d <= ceiling, "{attempt}: {d}");
+            }
+        }
+        let waits: std::collections::BTreeSet<_> =
+            (0..200).map(|_| b.delay_at_least_half(5)).collect();
+        assert!(waits.len() > 20, "{waits:?}");
     }
 
     #[test]

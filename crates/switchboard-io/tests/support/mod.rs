@@ -1,7 +1,8 @@
-//! Helpers shared by switchboard-io's integration tests: the published samples, a real
-//! moto server (installed into `.tools/venv` on first use), Python with boto3 as a real
-//! AWS client, a stand-in pipeline that acknowledges deliveries, and a raw HTTP/1.1
-//! client that shows exactly what goes over the wire.
+//! Helpers shared by switchboard-io's integration tests: the published samples, the
+//! servers of scripts/servers.sh (found by their variables, or skipped or failed as the
+//! house rule says), a real moto server (installed into `.tools/venv` on first use),
+//! Python with boto3 as a real AWS client, a stand-in pipeline that acknowledges
+//! deliveries, and a raw HTTP/1.1 client that shows exactly what goes over the wire.
 
 #![allow(dead_code)]
 
@@ -31,6 +32,83 @@ pub fn sample(name: &str) -> PathBuf {
 
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The published voice contact record (pretty-printed, as received) with its
+/// `LastUpdateTimestamp` and a `marker` attribute set.
+pub fn sample_ctr(last_update: &str, marker: &str) -> String {
+    let raw = std::fs::read(sample("ctr-voice-inbound-2022.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    v["LastUpdateTimestamp"] = serde_json::json!(last_update);
+    v["Attributes"]["marker"] = serde_json::json!(marker);
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+/// An RFC 3339 time in milliseconds since the epoch.
+pub fn ms(ts: &str) -> i64 {
+    switchboard_model::Timestamp::parse(ts).unwrap().millis()
+}
+
+// ---------------------------------------------------------------------------------------
+// The servers of scripts/servers.sh
+
+/// The URL in the server variable `var` (`SWITCHBOARD_TEST_PG_URL`...), or `None` when
+/// it is unset or empty and the test may be skipped (after a note saying so). It may not
+/// be skipped, and the test fails here, when `SWITCHBOARD_REQUIRE_SERVERS=1` or `CI` is
+/// set: there a missing server is a broken setup, not a reason to pass.
+pub fn server_url(var: &str) -> Option<String> {
+    if let Ok(url) = std::env::var(var) {
+        if !url.is_empty() {
+            return Some(url);
+        }
+    }
+    let required = std::env::var("SWITCHBOARD_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
+        || std::env::var_os("CI").is_some();
+    assert!(
+        !required,
+        "{var} is not set: this test needs the servers of scripts/servers.sh; run \
+         bash scripts/test.sh (it starts them and sets the variables)"
+    );
+    eprintln!("skipped: {var} is not set (source scripts/servers.sh && start_servers)");
+    None
+}
+
+/// The PostgreSQL server's URL (`SWITCHBOARD_TEST_PG_URL`), as [`server_url`] finds it.
+pub fn pg_url() -> Option<String> {
+    server_url("SWITCHBOARD_TEST_PG_URL")
+}
+
+/// A client of the PostgreSQL server at `url`, its connection driven on a task of the
+/// test's runtime.
+pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test server");
+    tokio::spawn(connection);
+    client
+}
+
+/// The AWS config that points the Rust SDK at a local server (moto, dynalite...) at
+/// `endpoint`, with dummy credentials (local servers take any).
+pub fn aws_at(endpoint: &str) -> switchboard_io::aws::AwsConfig {
+    dummy_credentials();
+    switchboard_io::aws::AwsConfig {
+        region: Some("us-east-1".into()),
+        profile: None,
+        endpoint_url: Some(endpoint.to_owned()),
+    }
+}
+
+/// Creates an SQS queue named `name`; returns its URL.
+pub async fn create_queue(client: &aws_sdk_sqs::Client, name: &str) -> String {
+    client
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -201,12 +279,12 @@ impl Moto {
 
     /// The AWS config that points the Rust SDK at this server.
     pub fn aws(&self) -> switchboard_io::aws::AwsConfig {
-        dummy_credentials();
-        switchboard_io::aws::AwsConfig {
-            region: Some("us-east-1".into()),
-            profile: None,
-            endpoint_url: Some(self.url.clone()),
-        }
+        aws_at(&self.url)
+    }
+
+    /// An SQS client of this server.
+    pub async fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.aws().load().await)
     }
 }
 
@@ -229,11 +307,23 @@ fn dummy_credentials() {
     });
 }
 
+static NEXT_UNIQUE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// `prefix` made unique in this run (process id and a counter).
 pub fn unique(prefix: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let n = NEXT_UNIQUE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{prefix}-{}-{n}", std::process::id())
+}
+
+/// `prefix` made unique across runs too (process id, a counter and the clock's
+/// nanoseconds, joined by `_`), for what outlives a run on a shared server: a schema or
+/// table (a plain SQL identifier when `prefix` is one), an environment variable.
+pub fn unique_name(prefix: &str) -> String {
+    let n = NEXT_UNIQUE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
 pub fn free_port() -> u16 {

@@ -20,7 +20,6 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
-use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::task::JoinSet;
@@ -29,6 +28,7 @@ use super::config::{check_name, check_timeout, default_timeout_ms, CacheSettings
 use super::{Lookup, LookupError};
 use crate::aws::AwsConfig;
 use crate::problems::{join, Problems};
+use crate::sinks::retry::{with_causes, Backoff};
 use crate::sinks::BuildError;
 
 mod convert;
@@ -44,8 +44,13 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 4;
 pub const MAX_ATTEMPTS: u32 = 8;
 /// Longest partition key DynamoDB stores, in bytes.
 const MAX_KEY_BYTES: usize = 2048;
-const BACKOFF_BASE: Duration = Duration::from_millis(50);
-const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// The wait before retry `n` of unprocessed keys: between half and all of
+/// `50 ms * 2^(n-1)`, capped at 2 s.
+const UNPROCESSED_BACKOFF: Backoff = Backoff {
+    initial: Duration::from_millis(50),
+    max: Duration::from_secs(2),
+    multiplier: 2.0,
+};
 
 /// The DynamoDB lookup (`type = "dynamodb"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,7 +329,7 @@ impl Inner {
         let mut items = Vec::with_capacity(total);
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(backoff(attempt - 1)).await;
+                tokio::time::sleep(UNPROCESSED_BACKOFF.delay_at_least_half(attempt)).await;
             }
             let keys = KeysAndAttributes::builder()
                 .set_keys(Some(pending))
@@ -432,27 +437,7 @@ fn describe(e: &SdkError<BatchGetItemError>) -> String {
             err.message().unwrap_or("(no message)")
         );
     }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// The wait before retry `attempt` (0-based) of unprocessed keys: between half and all
-/// of `50 ms * 2^attempt`, capped at 2 s.
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(BACKOFF_MAX);
-    let half = ceiling / 2;
-    half + Duration::from_millis(rand::thread_rng().gen_range(0..=half.as_millis() as u64))
+    with_causes(e.to_string(), std::error::Error::source(e))
 }
 
 #[cfg(test)]
@@ -462,8 +447,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_is_capped() {
-        for (attempt, ceiling) in [(0, 50), (1, 100), (3, 400), (10, 2000), (40, 2000)] {
-            let d = backoff(attempt).as_millis() as u64;
+        for (attempt, ceiling) in [(1, 50), (2, 100), (4, 400), (11, 2000), (41, 2000)] {
+            let d = UNPROCESSED_BACKOFF.delay_at_least_half(attempt).as_millis() as u64;
             assert!(d >= ceiling / 2 && d <= ceiling, "{attempt}: {d}");
         }
     }

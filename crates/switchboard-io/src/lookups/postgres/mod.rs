@@ -17,7 +17,6 @@
 //! server through a local proxy or tunnel.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -25,10 +24,11 @@ use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
 use super::config::{check_name, check_timeout, default_timeout_ms, CacheSettings};
 use super::{Lookup, LookupError};
+use crate::pg::{self, describe, Owner};
 use crate::problems::{join, Problems};
 use crate::sinks::BuildError;
 
@@ -87,37 +87,13 @@ impl PostgresLookupConfig {
     /// that parses, a query with `$1` and no other parameter.
     pub fn check(&self, key: &str, problems: &mut Problems) {
         check_name(&self.name, key, problems);
-        match (&self.url, &self.url_env) {
-            (Some(_), Some(_)) => {
-                problems.push(join(key, "url"), "set either `url` or `url_env`, not both")
-            }
-            (None, None) => problems.push(
-                join(key, "url"),
-                "missing: set `url`, or `url_env` to the environment variable that holds it",
-            ),
-            (Some(url), None) => {
-                if let Err(reason) = parse_url(url) {
-                    problems.push(join(key, "url"), reason);
-                }
-            }
-            (None, Some(var)) => {
-                if var.trim().is_empty() {
-                    problems.push(join(key, "url_env"), "is empty");
-                }
-            }
-        }
+        pg::check_url(self.url.as_deref(), self.url_env.as_deref(), key, problems);
         if let Err(reason) = check_query(&self.query) {
             problems.push(join(key, "query"), reason);
         }
         check_timeout(self.timeout_ms, key, problems);
         self.cache.check(&join(key, "cache"), problems);
     }
-}
-
-/// Parses a connection URL; the error never repeats the URL (it may hold a password).
-fn parse_url(url: &str) -> Result<tokio_postgres::Config, String> {
-    tokio_postgres::Config::from_str(url)
-        .map_err(|e| format!("not a PostgreSQL connection URL: {}", describe(&e)))
 }
 
 /// A query answering lookups.
@@ -150,26 +126,8 @@ impl PostgresLookup {
     /// a URL does not parse, or the query's placeholders are wrong.
     pub fn new(config: &PostgresLookupConfig) -> Result<Self, BuildError> {
         let fail = |reason: String| BuildError::lookup(&config.name, reason);
-        let url = match (&config.url, &config.url_env) {
-            (Some(url), None) => url.clone(),
-            (None, Some(var)) => match std::env::var(var) {
-                Ok(url) if !url.trim().is_empty() => url,
-                _ => {
-                    return Err(fail(format!(
-                        "the environment variable {var} (url_env) is not set: set it to the \
-                         database's connection URL"
-                    )))
-                }
-            },
-            _ => return Err(fail("set exactly one of `url` and `url_env`".into())),
-        };
-        let parsed = parse_url(&url).map_err(|e| {
-            let source = config
-                .url_env
-                .as_deref()
-                .map_or("url".to_owned(), |v| format!("${v}"));
-            fail(format!("{source}: {e}"))
-        })?;
+        let parsed =
+            pg::resolve_url(config.url.as_deref(), config.url_env.as_deref()).map_err(fail)?;
         check_query(&config.query).map_err(|e| fail(format!("query {e}")))?;
         Ok(PostgresLookup {
             name: config.name.clone(),
@@ -201,19 +159,11 @@ impl PostgresLookup {
             tracing::info!(lookup = %self.name, "postgres connection closed; reconnecting");
         }
         *held = None;
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
+        // The connection ends when the client is dropped (the lookup, or a replaced
+        // session) or the server goes away; the next call then reconnects.
+        let client = pg::connect(&self.config, Owner::Lookup(self.name.clone()))
             .await
             .map_err(|e| self.pg_error("cannot connect to PostgreSQL", &e))?;
-        let name = self.name.clone();
-        // Ends when the client is dropped (the lookup, or a replaced session) or the
-        // server goes away; the next call then reconnects.
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(lookup = %name, error = %describe(&e), "postgres connection ended");
-            }
-        });
         let statement = client
             .prepare(&self.query)
             .await
@@ -427,22 +377,6 @@ impl Session {
         }
         Ok(Value::Object(object))
     }
-}
-
-/// An error as a reader wants it: a server error with its SQLSTATE, detail and hint; a
-/// client error with its cause (e.g. `Connection refused`).
-fn describe(e: &tokio_postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        return format!("{db} (SQLSTATE {})", db.code().code());
-    }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Worth retrying: anything short of a server error, and server errors of the classes

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{file, s3, sqs, DeadLetterSink, Writer};
 use crate::aws::AwsConfig;
-use crate::problems::{join, Problems};
+use crate::problems::{first_problem, join, Problems};
 use crate::sinks::BuildError;
 
 /// Where dead letters go. A `[dead_letter]` table without `type` but with `path` is the
@@ -204,15 +204,12 @@ impl DeadLetterConfig {
                         ),
                     );
                 }
-                if !(1024..=MAX_MESSAGE_BYTES).contains(&c.max_message_bytes) {
-                    problems.push(
-                        join(key, "max_message_bytes"),
-                        format!(
-                            "{} is out of range: 1024 to {MAX_MESSAGE_BYTES} (SQS's limits)",
-                            c.max_message_bytes
-                        ),
-                    );
-                }
+                problems.check_range(
+                    join(key, "max_message_bytes"),
+                    c.max_message_bytes,
+                    1024..=MAX_MESSAGE_BYTES,
+                    &format!("1024 to {MAX_MESSAGE_BYTES} (SQS's limits)"),
+                );
                 check_endpoint(&c.aws, key, problems);
             }
         }
@@ -222,14 +219,7 @@ impl DeadLetterConfig {
     /// file is created now, so a folder that cannot be written fails the start; S3 and SQS
     /// are first reached when there is something to write.
     pub async fn build(&self, name: &str) -> Result<DeadLetterSink, BuildError> {
-        let mut problems = Problems::new("");
-        self.check("", &mut problems);
-        if let Some(first) = problems.list.first() {
-            let reason = if first.key.is_empty() {
-                first.message.clone()
-            } else {
-                format!("{}: {}", first.key, first.message)
-            };
+        if let Some(reason) = first_problem(|p| self.check("", p)) {
             return Err(BuildError::sink(name, reason));
         }
         let writer = match self {

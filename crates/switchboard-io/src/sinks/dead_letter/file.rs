@@ -8,12 +8,13 @@
 //! starts on a fresh line, so the damage stays one unreadable line that the reader
 //! reports, and the batch is retried whole.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Collect, FileDeadLetterConfig, Line, ReadError};
+use crate::sinks::file::{create_or_append, ends_mid_line};
 use crate::sinks::Outcome;
 
 pub(super) struct FileWriter {
@@ -62,45 +63,18 @@ fn all_delivered(n: usize) -> Vec<Outcome> {
 
 /// Appends `buf` durably (after a newline if the file does not end with one).
 fn append(path: &Path, buf: &[u8]) -> io::Result<()> {
-    let existed = path.exists();
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .read(true)
-        .open(path)?;
-    if !existed {
-        sync_folder(path)?;
-    }
+    let mut file = create_or_append(path)?;
     if buf.is_empty() {
         return Ok(());
     }
     let len = file.metadata()?.len();
     let mut out = Vec::with_capacity(buf.len() + 1);
-    if len > 0 {
-        let mut last = [0u8; 1];
-        file.seek(SeekFrom::Start(len - 1))?;
-        file.read_exact(&mut last)?;
-        if last[0] != b'\n' {
-            out.push(b'\n');
-        }
+    if ends_mid_line(&mut file, len)? {
+        out.push(b'\n');
     }
     out.extend_from_slice(buf);
     file.write_all(&out)?;
     file.sync_data()
-}
-
-#[cfg(unix)]
-fn sync_folder(path: &Path) -> io::Result<()> {
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    File::open(folder)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_folder(_path: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(

@@ -29,12 +29,15 @@ mod sqs;
 use std::fmt;
 use std::time::Duration;
 
+use aws_types::sdk_config::TimeoutConfig;
+
 pub use config::{
     DeadLetterConfig, FileDeadLetterConfig, S3DeadLetterConfig, SqsDeadLetterConfig,
     DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES,
 };
 pub use entry::{DeadLetter, DeadLetterFilter, Stage};
 
+use crate::aws::AwsConfig;
 use crate::sinks::{BatchHints, Item, ItemKind, Outcome, Sink};
 
 /// The dead-letter writer: a [`Sink`] for items whose payloads are [`DeadLetter`] JSON.
@@ -207,6 +210,37 @@ pub async fn delete_sqs(
             location: other.describe(),
             reason: "only an SQS dead-letter queue deletes what was replayed".into(),
         }),
+    }
+}
+
+/// The SDK configuration an S3 or SQS dead-letter client is built from; a region is
+/// required (the bucket's or queue's).
+async fn load_aws(aws: &AwsConfig) -> Result<aws_config::SdkConfig, String> {
+    let sdk = aws.load().await;
+    if sdk.region().is_none() {
+        return Err(
+            "no AWS region: set region in [dead_letter] aws or [aws], or AWS_REGION".into(),
+        );
+    }
+    Ok(sdk)
+}
+
+/// What bounds every call of a dead-letter client, so a hung connection cannot hold the
+/// writer (or a `dlq` command).
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    /// One try.
+    attempt: Duration,
+    /// All tries of a call, the SDK's retries included.
+    total: Duration,
+}
+
+impl Timeouts {
+    fn config(self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.total)
+            .build()
     }
 }
 

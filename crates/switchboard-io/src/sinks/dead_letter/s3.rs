@@ -10,13 +10,14 @@
 use std::io::Read;
 use std::time::Duration;
 
-use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
-use super::{Collect, Line, ReadError, S3DeadLetterConfig, Unreadable};
+use super::{load_aws, Collect, Line, ReadError, S3DeadLetterConfig, Timeouts, Unreadable};
 use crate::aws::AwsConfig;
+use crate::civil::days_from_civil;
+use crate::sinks::s3::layout::UtcHour;
 use crate::sinks::{Item, Outcome};
 
 /// How far S3's clock (an object's `LastModified`) may be behind ours.
@@ -73,19 +74,13 @@ impl S3Writer {
 /// An S3 client for `aws`: path-style addressing when an endpoint is set (local servers),
 /// every call bounded so a hung connection cannot hold the writer.
 async fn client(aws: &AwsConfig) -> Result<Client, String> {
-    let sdk = aws.load().await;
-    if sdk.region().is_none() {
-        return Err(
-            "no AWS region: set region in [dead_letter] aws or [aws], or AWS_REGION".into(),
-        );
-    }
-    let timeouts = TimeoutConfig::builder()
-        .operation_attempt_timeout(Duration::from_secs(60))
-        .operation_timeout(Duration::from_secs(180))
-        .build();
-    let config = aws_sdk_s3::config::Builder::from(&sdk)
+    let timeouts = Timeouts {
+        attempt: Duration::from_secs(60),
+        total: Duration::from_secs(180),
+    };
+    let config = aws_sdk_s3::config::Builder::from(&load_aws(aws).await?)
         .force_path_style(aws.endpoint_url.is_some())
-        .timeout_config(timeouts)
+        .timeout_config(timeouts.config())
         .build();
     Ok(Client::from_conf(config))
 }
@@ -101,8 +96,8 @@ pub(super) fn folder_prefix(prefix: &str) -> String {
 }
 
 fn object_key(folder_prefix: &str, at_ms: i64, first_id: i64, hash: u64) -> String {
-    let (y, m, d, h) = hour_of(at_ms);
-    format!("{folder_prefix}{y:04}/{m:02}/{d:02}/{h:02}/dead-letters-{first_id}-{hash:016x}.ndjson")
+    let folder = hour_of(at_ms).folder();
+    format!("{folder_prefix}{folder}dead-letters-{first_id}-{hash:016x}.ndjson")
 }
 
 /// FNV-1a over the batch's ids and keys: stable across processes and versions.
@@ -122,13 +117,10 @@ fn batch_hash(items: &[Item]) -> u64 {
     hash
 }
 
-/// The UTC year, month, day and hour of `ms` (clamped to years 1970 to 9999).
-fn hour_of(ms: i64) -> (i64, u32, u32, u32) {
+/// The UTC hour of `ms` (clamped to years 1970 to 9999).
+fn hour_of(ms: i64) -> UtcHour {
     const MAX_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
-    let ms = ms.clamp(0, MAX_MS);
-    let days = ms.div_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    (y, m, d, (ms.rem_euclid(86_400_000) / 3_600_000) as u32)
+    UtcHour::of(ms.clamp(0, MAX_MS))
 }
 
 /// The start of the hour folder of `key` (`PREFIX/YYYY/MM/DD/HH/...`), in milliseconds.
@@ -145,31 +137,6 @@ fn folder_hour_ms(folder_prefix: &str, key: &str) -> Option<i64> {
         return None;
     }
     Some(days_from_civil(i64::from(y), m, d) * 86_400_000 + i64::from(h) * 3_600_000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Reads the objects under the prefix, oldest folder first, into `out`.
@@ -297,11 +264,16 @@ mod tests {
             object_key("", 0, 1, 1),
             "1970/01/01/00/dead-letters-1-0000000000000001.ndjson"
         );
-        assert_eq!(hour_of(i64::MAX), (9999, 12, 31, 23));
-        for days in [-1, 0, 59, 60, 365, 11_016, 19_884, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
+        assert_eq!(
+            hour_of(i64::MAX),
+            UtcHour {
+                year: 9999,
+                month: 12,
+                day: 31,
+                hour: 23
+            }
+        );
+        assert_eq!(hour_of(-1).folder(), "1970/01/01/00/");
     }
 
     #[test]

@@ -13,20 +13,15 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use aws_sdk_sqs::config::timeout::TimeoutConfig;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
-    SendMessageBatchRequestEntry,
-};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
 
-use super::{Collect, DeadLetter, Line, ReadError, SqsDeadLetterConfig};
+use super::{load_aws, Collect, DeadLetter, Line, ReadError, SqsDeadLetterConfig, Timeouts};
 use crate::aws::AwsConfig;
 use crate::sinks::{Item, Outcome};
+use crate::sources::sqs::{change_visibility_batch, delete_batch, BATCH};
 
-/// Messages a batch call takes.
-const BATCH: usize = 10;
 /// How long a listing hides the messages it received.
 pub(super) const PEEK_SECS: i32 = 60;
 /// The reason is cut to this many characters when an entry must shrink to fit.
@@ -210,18 +205,12 @@ fn fnv(bytes: &[u8]) -> u64 {
 
 /// An SQS client for `aws`, every call bounded.
 async fn client(aws: &AwsConfig) -> Result<Client, String> {
-    let sdk = aws.load().await;
-    if sdk.region().is_none() {
-        return Err(
-            "no AWS region: set region in [dead_letter] aws or [aws], or AWS_REGION".into(),
-        );
-    }
-    let timeouts = TimeoutConfig::builder()
-        .operation_attempt_timeout(Duration::from_secs(30))
-        .operation_timeout(Duration::from_secs(90))
-        .build();
-    let config = aws_sdk_sqs::config::Builder::from(&sdk)
-        .timeout_config(timeouts)
+    let timeouts = Timeouts {
+        attempt: Duration::from_secs(30),
+        total: Duration::from_secs(90),
+    };
+    let config = aws_sdk_sqs::config::Builder::from(&load_aws(aws).await?)
+        .timeout_config(timeouts.config())
         .build();
     Ok(Client::from_conf(config))
 }
@@ -304,25 +293,7 @@ pub(super) async fn read(
 /// Makes received messages visible again (else they would reappear after the peek).
 async fn release(client: &Client, queue: &str, receipts: &[String]) {
     for chunk in receipts.chunks(BATCH) {
-        let entries: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(r)
-                    .visibility_timeout(0)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let released = client
-            .change_message_visibility_batch()
-            .queue_url(queue)
-            .set_entries(Some(entries))
-            .send()
-            .await;
-        if let Err(e) = released {
+        if let Err(e) = change_visibility_batch(client, queue, chunk, 0).await {
             tracing::warn!(queue, error = %DisplayErrorContext(&e), "cannot make peeked dead letters visible again; they reappear after {PEEK_SECS} s");
         }
     }
@@ -342,24 +313,7 @@ pub(super) async fn delete(
     let mut deleted = 0;
     let mut failures = Vec::new();
     for chunk in receipts.chunks(BATCH) {
-        let entries: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(r)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        match client
-            .delete_message_batch()
-            .queue_url(queue)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
+        match delete_batch(&client, queue, chunk).await {
             Ok(out) => {
                 deleted += out.successful().len();
                 failures.extend(

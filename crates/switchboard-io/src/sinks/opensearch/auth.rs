@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 
 use super::config::{OpenSearchAuth, SigV4Service};
 use crate::aws::AwsConfig;
+use crate::sinks::retry::with_causes;
 use crate::sinks::BuildError;
 
 /// Credentials without an expiry (keys in the environment or a profile) are read again
@@ -136,13 +137,8 @@ impl SigV4 {
             }
         }
         let credentials = self.provider.provide_credentials().await.map_err(|e| {
-            let mut text = format!("no AWS credentials to sign with: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                text.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            text
+            let text = format!("no AWS credentials to sign with: {e}");
+            with_causes(text, std::error::Error::source(&e))
         })?;
         let keep = match credentials.expiry() {
             Some(expiry) => expiry

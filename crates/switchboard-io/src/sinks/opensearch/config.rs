@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Signer;
 use super::OpenSearchSink;
-use crate::problems::{join, Problems};
+use crate::problems::{first_problem, join, Problems};
 use crate::sinks::{BatchHints, BuildError};
 
 /// Default of `index_prefix`.
@@ -201,27 +201,16 @@ impl OpenSearchConfig {
                 }
             }
         }
-        if !(1..=10_000).contains(&self.max_items) {
-            problems.push(
-                join(key, "max_items"),
-                format!("{} is out of range: 1 to 10000", self.max_items),
-            );
-        }
-        if !(64 * 1024..=100 * 1024 * 1024).contains(&self.max_bytes) {
-            problems.push(
-                join(key, "max_bytes"),
-                format!(
-                    "{} is out of range: 65536 (64 KiB) to 104857600 (100 MiB)",
-                    self.max_bytes
-                ),
-            );
-        }
-        if !(1..=600).contains(&self.timeout_secs) {
-            problems.push(
-                join(key, "timeout_secs"),
-                format!("{} is out of range: 1 to 600", self.timeout_secs),
-            );
-        }
+        let max_items = join(key, "max_items");
+        problems.check_range(max_items, self.max_items, 1..=10_000, "1 to 10000");
+        problems.check_range(
+            join(key, "max_bytes"),
+            self.max_bytes,
+            64 * 1024..=100 * 1024 * 1024,
+            "65536 (64 KiB) to 104857600 (100 MiB)",
+        );
+        let timeout = join(key, "timeout_secs");
+        problems.check_range(timeout, self.timeout_secs, 1..=600, "1 to 600");
     }
 
     /// Bulk requests of `max_items` and `max_bytes`, sent as soon as items wait.
@@ -237,10 +226,8 @@ impl OpenSearchConfig {
     /// credential chain. Nothing is sent yet: the template is installed before the first
     /// batch, so a cluster that is down delays delivery, not startup.
     pub async fn build(&self, name: &str) -> Result<OpenSearchSink, BuildError> {
-        let mut problems = Problems::new("");
-        self.check("", &mut problems);
-        if let Some(p) = problems.list.first() {
-            return Err(BuildError::sink(name, format!("{}: {}", p.key, p.message)));
+        if let Some(reason) = first_problem(|p| self.check("", p)) {
+            return Err(BuildError::sink(name, reason));
         }
         let url = parse_url(&self.url).map_err(|e| BuildError::sink(name, format!("url: {e}")))?;
         let signer = Signer::new(name, &self.auth).await?;

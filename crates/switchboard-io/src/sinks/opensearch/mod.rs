@@ -41,7 +41,7 @@ use self::bulk::Doc;
 use super::retry::{
     classify_reqwest_error, classify_status, read_capped, retry_after, snippet, SNIPPET_CHARS,
 };
-use super::{all, BatchHints, Item, Outcome, Sink};
+use super::{all, count_rejected, BatchHints, Item, Outcome, Sink};
 
 /// The most of a `_bulk` answer read (about 300 bytes per item for 10,000 items, with
 /// room to spare); a longer answer is treated as unreadable and the batch retried.
@@ -312,13 +312,7 @@ impl Sink for OpenSearchSink {
             .into_iter()
             .map(|o| o.unwrap_or_else(|| Outcome::retry("not sent")))
             .collect();
-        let rejected = outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::Reject { .. }))
-            .count();
-        if rejected > 0 {
-            switchboard_telemetry::sink_rejected(&self.name, rejected as u64);
-        }
+        count_rejected(&self.name, &outcomes);
         outcomes
     }
 }

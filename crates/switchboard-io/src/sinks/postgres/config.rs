@@ -1,13 +1,13 @@
 //! `PostgresSinkConfig`: where the database is, which schema the tables live in, and
 //! whether the sink creates them.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::PostgresSink;
-use crate::problems::{join, Problems};
+use crate::pg;
+use crate::problems::{first_problem, join, Problems};
 use crate::sinks::{BatchHints, BuildError};
 
 /// Default of `schema`.
@@ -88,40 +88,14 @@ impl PostgresSinkConfig {
     /// Reports every problem under `key` (`sinks[4]`): exactly one of `url` and
     /// `url_env`, a URL that parses, the schema name, the bounds.
     pub fn check(&self, key: &str, problems: &mut Problems) {
-        match (&self.url, &self.url_env) {
-            (Some(_), Some(_)) => {
-                problems.push(join(key, "url"), "set either `url` or `url_env`, not both")
-            }
-            (None, None) => problems.push(
-                join(key, "url"),
-                "missing: set `url`, or `url_env` to the environment variable that holds it",
-            ),
-            (Some(url), None) => {
-                if let Err(why) = parse_url(url) {
-                    problems.push(join(key, "url"), why);
-                }
-            }
-            (None, Some(var)) => {
-                if var.trim().is_empty() {
-                    problems.push(join(key, "url_env"), "is empty");
-                }
-            }
-        }
+        pg::check_url(self.url.as_deref(), self.url_env.as_deref(), key, problems);
         if let Err(why) = check_schema(&self.schema) {
             problems.push(join(key, "schema"), why);
         }
-        if !(1..=10_000).contains(&self.max_items) {
-            problems.push(
-                join(key, "max_items"),
-                format!("{} is out of range: 1 to 10000", self.max_items),
-            );
-        }
-        if !(1..=600).contains(&self.timeout_secs) {
-            problems.push(
-                join(key, "timeout_secs"),
-                format!("{} is out of range: 1 to 600", self.timeout_secs),
-            );
-        }
+        let max_items = join(key, "max_items");
+        problems.check_range(max_items, self.max_items, 1..=10_000, "1 to 10000");
+        let timeout = join(key, "timeout_secs");
+        problems.check_range(timeout, self.timeout_secs, 1..=600, "1 to 600");
     }
 
     /// Transactions of up to `max_items`, written as soon as items wait.
@@ -137,39 +111,11 @@ impl PostgresSinkConfig {
     /// first batch (and again after it drops), so a database that is down delays
     /// delivery, not startup.
     pub async fn build(&self, name: &str) -> Result<PostgresSink, BuildError> {
-        let mut problems = Problems::new("");
-        self.check("", &mut problems);
-        if let Some(p) = problems.list.first() {
-            return Err(BuildError::sink(name, format!("{}: {}", p.key, p.message)));
+        if let Some(reason) = first_problem(|p| self.check("", p)) {
+            return Err(BuildError::sink(name, reason));
         }
-        let url = match (&self.url, &self.url_env) {
-            (Some(url), None) => url.clone(),
-            (None, Some(var)) => match std::env::var(var) {
-                Ok(url) if !url.trim().is_empty() => url,
-                _ => {
-                    return Err(BuildError::sink(
-                        name,
-                        format!(
-                            "the environment variable {var} (url_env) is not set: set it to the \
-                             database's connection URL"
-                        ),
-                    ))
-                }
-            },
-            _ => {
-                return Err(BuildError::sink(
-                    name,
-                    "set exactly one of `url` and `url_env`",
-                ))
-            }
-        };
-        let mut config = parse_url(&url).map_err(|e| {
-            let source = self
-                .url_env
-                .as_deref()
-                .map_or("url".to_owned(), |v| format!("${v}"));
-            BuildError::sink(name, format!("{source}: {e}"))
-        })?;
+        let mut config = pg::resolve_url(self.url.as_deref(), self.url_env.as_deref())
+            .map_err(|e| BuildError::sink(name, e))?;
         if config.get_application_name().is_none() {
             config.application_name(format!("switchboard sink {name}"));
         }
@@ -179,19 +125,6 @@ impl PostgresSinkConfig {
         switchboard_telemetry::register_sink(name);
         Ok(PostgresSink::new(name, self.clone(), config))
     }
-}
-
-/// Parses a connection URL; the error never repeats the URL (it may hold a password).
-fn parse_url(url: &str) -> Result<tokio_postgres::Config, String> {
-    tokio_postgres::Config::from_str(url).map_err(|e| {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            text.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
-        format!("not a PostgreSQL connection URL: {text}")
-    })
 }
 
 fn check_schema(schema: &str) -> Result<(), String> {

@@ -24,13 +24,14 @@ use std::time::{Duration, Instant};
 
 use switchboard_telemetry::requests::outcome as outcome_label;
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 pub use config::{PostgresSinkConfig, DEFAULT_MAX_ITEMS, DEFAULT_SCHEMA, DEFAULT_TIMEOUT_SECS};
 
 use self::rows::Rows;
 use self::write::Statements;
-use super::{BatchHints, Item, Outcome, Sink};
+use super::{count_rejected, BatchHints, Item, Outcome, Sink};
+use crate::pg::{self, describe, Owner};
 
 /// The running PostgreSQL sink.
 pub struct PostgresSink {
@@ -60,17 +61,13 @@ impl PostgresSink {
 
     /// A new connection, with the tables set up (or checked).
     async fn connect(&self) -> Result<Client, Outcome> {
-        let (mut client, connection) = self.pg.connect(NoTls).await.map_err(|e| {
-            Outcome::retry(format!("cannot connect to PostgreSQL: {}", describe(&e)))
-        })?;
-        let name = self.name.clone();
-        // Ends when the client is dropped (a failed batch, the sink) or the server goes
-        // away; the next batch then connects again.
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(sink = %name, error = %describe(&e), "postgres connection ended");
-            }
-        });
+        // The connection ends when the client is dropped (a failed batch, the sink) or
+        // the server goes away; the next batch then connects again.
+        let mut client = pg::connect(&self.pg, Owner::Sink(self.name.clone()))
+            .await
+            .map_err(|e| {
+                Outcome::retry(format!("cannot connect to PostgreSQL: {}", describe(&e)))
+            })?;
         let schema = &self.config.schema;
         if self.config.create_tables {
             schema::create(&mut client, schema).await.map_err(|e| {
@@ -205,13 +202,7 @@ impl Sink for PostgresSink {
             .into_iter()
             .map(|o| o.unwrap_or(Outcome::Delivered))
             .collect();
-        let rejected = outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::Reject { .. }))
-            .count();
-        if rejected > 0 {
-            switchboard_telemetry::sink_rejected(&self.name, rejected as u64);
-        }
+        count_rejected(&self.name, &outcomes);
         outcomes
     }
 }
@@ -227,23 +218,4 @@ fn batch_failure(e: tokio_postgres::Error) -> Outcome {
 fn is_row_error(e: &tokio_postgres::Error) -> bool {
     e.code()
         .is_some_and(|code| matches!(&code.code()[..2], "22" | "23" | "54"))
-}
-
-/// An error as a reader wants it: a server error with its SQLSTATE; a client error with
-/// its causes (e.g. `Connection refused`).
-fn describe(e: &tokio_postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        return format!("{db} (SQLSTATE {})", db.code().code());
-    }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::S3Sink;
 use crate::aws::AwsConfig;
-use crate::problems::{join, Problems};
+use crate::problems::{first_problem, join, Problems};
 use crate::sinks::{BatchHints, BuildError};
 
 /// Default of `buffer_max_bytes`: 5 MiB, Firehose's default buffer size.
@@ -208,30 +208,20 @@ impl S3Config {
             );
         }
         let (lo, hi) = BUFFER_MAX_BYTES_RANGE;
-        if !(lo..=hi).contains(&self.buffer_max_bytes) {
-            problems.push(
-                join(key, "buffer_max_bytes"),
-                format!(
-                    "{} is out of range: {lo} (1 MiB) to {hi} (128 MiB)",
-                    self.buffer_max_bytes
-                ),
-            );
-        }
-        if self.buffer_interval_secs > MAX_BUFFER_INTERVAL_SECS {
-            problems.push(
-                join(key, "buffer_interval_secs"),
-                format!(
-                    "{} is out of range: 0 to {MAX_BUFFER_INTERVAL_SECS}",
-                    self.buffer_interval_secs
-                ),
-            );
-        }
-        if !(1..=900).contains(&self.timeout_secs) {
-            problems.push(
-                join(key, "timeout_secs"),
-                format!("{} is out of range: 1 to 900", self.timeout_secs),
-            );
-        }
+        problems.check_range(
+            join(key, "buffer_max_bytes"),
+            self.buffer_max_bytes,
+            lo..=hi,
+            &format!("{lo} (1 MiB) to {hi} (128 MiB)"),
+        );
+        problems.check_range(
+            join(key, "buffer_interval_secs"),
+            self.buffer_interval_secs,
+            0..=MAX_BUFFER_INTERVAL_SECS,
+            &format!("0 to {MAX_BUFFER_INTERVAL_SECS}"),
+        );
+        let timeout = join(key, "timeout_secs");
+        problems.check_range(timeout, self.timeout_secs, 1..=900, "1 to 900");
         check_aws(&self.aws, &join(key, "aws"), problems);
     }
 
@@ -247,10 +237,8 @@ impl S3Config {
     /// Builds the sink: loads the AWS configuration (credentials are resolved on the
     /// first write, so a bucket that is unreachable now delays delivery, not startup).
     pub async fn build(&self, name: &str) -> Result<S3Sink, BuildError> {
-        let mut problems = Problems::new("");
-        self.check("", &mut problems);
-        if let Some(p) = problems.list.first() {
-            return Err(BuildError::sink(name, format!("{}: {}", p.key, p.message)));
+        if let Some(reason) = first_problem(|p| self.check("", p)) {
+            return Err(BuildError::sink(name, reason));
         }
         let sdk = self.aws.load().await;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk)

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use switchboard_model::envelope::{encode_base64, FirehoseErrorRecord};
 
 use super::config::{folder, S3Config, TimeBasis};
+use crate::civil::civil_from_days;
 use crate::sinks::Item;
 
 /// `errorCode` of an item whose partition value is missing (or not a scalar).
@@ -277,18 +278,8 @@ pub(crate) struct UtcHour {
 impl UtcHour {
     /// The hour holding `ms` (milliseconds since the epoch; before 1970 too).
     pub fn of(ms: i64) -> UtcHour {
-        let days = ms.div_euclid(86_400_000);
+        let (year, month, day) = civil_from_days(ms.div_euclid(86_400_000));
         let hour = (ms.rem_euclid(86_400_000) / 3_600_000) as u32;
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
         UtcHour {
             year,
             month,

@@ -3,38 +3,36 @@
 //! Each retry waits between half and all of `base * 2^attempt` (capped at `max`): the
 //! random half keeps consumers of the same stream from retrying in lockstep, and keeps
 //! them inside the 5 reads per second per shard that Kinesis allows all consumers
-//! together.
+//! together. The schedule is the sinks' [`retry::Backoff`](crate::sinks::retry::Backoff)
+//! (doubling, at least half of each step waited); this adds the count of retries since
+//! the last success.
 
 use std::time::Duration;
 
-use rand::Rng;
+use crate::sinks::retry;
 
 #[derive(Debug, Clone)]
 pub struct Backoff {
-    base: Duration,
-    max: Duration,
+    schedule: retry::Backoff,
     attempt: u32,
 }
 
 impl Backoff {
     pub fn new(base: Duration, max: Duration) -> Self {
         Self {
-            base,
-            max: max.max(base),
+            schedule: retry::Backoff {
+                initial: base,
+                max: max.max(base),
+                multiplier: 2.0,
+            },
             attempt: 0,
         }
     }
 
     /// The wait before the next retry.
     pub fn next_delay(&mut self) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << self.attempt.min(16))
-            .min(self.max);
         self.attempt = self.attempt.saturating_add(1);
-        let half = ceiling / 2;
-        let jitter = rand::thread_rng().gen_range(0..=half.as_millis() as u64);
-        half + Duration::from_millis(jitter)
+        self.schedule.delay_at_least_half(self.attempt)
     }
 
     /// After a success.

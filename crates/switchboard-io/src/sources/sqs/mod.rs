@@ -23,16 +23,14 @@
 //! On shutdown, the source stops receiving, waits for the commits it is owed, deletes
 //! what they stored and returns.
 
+mod batch;
 mod classify;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
-    MessageAttributeValue, MessageSystemAttributeName,
-};
+use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName};
 use aws_sdk_sqs::Client;
 use serde::{Deserialize, Serialize};
 use switchboard_model::decode::DecodeError;
@@ -40,6 +38,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+pub(crate) use self::batch::{change_visibility_batch, delete_batch, BATCH};
 use self::classify::{classify, Verdict};
 use super::filter::EventTypeFilter;
 use crate::aws::AwsConfig;
@@ -471,25 +470,8 @@ async fn settle(
 
 /// Deletes messages in batches of 10 (SQS's limit), logging the ones that fail.
 async fn delete(client: &Client, queue: &str, receipts: Vec<String>) {
-    for chunk in receipts.chunks(10) {
-        let entries: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(format!("m{i}"))
-                    .receipt_handle(r)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        match client
-            .delete_message_batch()
-            .queue_url(queue)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
+    for chunk in receipts.chunks(BATCH) {
+        match delete_batch(client, queue, chunk).await {
             Ok(out) => {
                 for failed in out.failed {
                     tracing::warn!(
@@ -515,26 +497,9 @@ async fn extend_visibility(
     receipts: &[String],
     visibility: Duration,
 ) {
-    for chunk in receipts.chunks(10) {
-        let entries: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(format!("m{i}"))
-                    .receipt_handle(r)
-                    .visibility_timeout(visibility.as_secs() as i32)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        if let Err(e) = client
-            .change_message_visibility_batch()
-            .queue_url(queue)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
+    let seconds = visibility.as_secs() as i32;
+    for chunk in receipts.chunks(BATCH) {
+        if let Err(e) = change_visibility_batch(client, queue, chunk, seconds).await {
             tracing::warn!(queue, error = %DisplayErrorContext(&e), "cannot extend sqs visibility");
         }
     }
