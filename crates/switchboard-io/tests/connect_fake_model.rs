@@ -38,9 +38,10 @@ fn seed(fake: &ConnectFake) {
         });
         for n in 1..=5 {
             let rp = if n <= 3 { "rp-sales" } else { "rp-other" };
-            let mut agent = Agent::new(&format!("u-{n}"), &format!("agent{n}"), rp, "Available");
+            let status = if n == 5 { "Offline" } else { "Available" };
+            let mut agent = Agent::new(&format!("u-{n}"), &format!("agent{n}"), rp, status);
             if n == 2 {
-                agent.status = "Offline".into();
+                agent.status = "Lunch".into();
                 agent.next_status = Some("Available".into());
                 agent.hierarchy_group = Some("g-1".into());
             }
@@ -176,12 +177,13 @@ async fn every_request_and_answer_of_the_fake_validates_against_the_connect_mode
     assert_eq!(
         out["by_agents"],
         json!([
-            [["u-1", "Available"], ["u-2", "Offline"]],
+            [["u-1", "Available"], ["u-2", "Lunch"]],
             [["u-3", "Available"]]
         ])
     );
     assert_eq!(out["by_queue_connected"], json!(["u-1"]));
-    assert_eq!(out["by_profile"], json!(["u-4", "u-5"]));
+    // u-5 is not logged in: not reported.
+    assert_eq!(out["by_profile"], json!(["u-4"]));
     assert_eq!(out["by_group"], json!(["u-2"]));
     assert_eq!(out["two_filters"], json!(["InvalidRequestException", 400]));
     assert_eq!(out["attributes"], json!({"tier": "gold"}));

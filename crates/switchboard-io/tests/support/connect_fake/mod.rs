@@ -5,7 +5,8 @@
 //!
 //! - GetCurrentUserData (`POST /metrics/userdata/{InstanceId}`: one filter of Agents,
 //!   Queues, RoutingProfiles or UserHierarchyGroups, at most 100 ids, `NextToken` and
-//!   `MaxResults` 1..100 in the body), GetContactAttributes, ListQueues,
+//!   `MaxResults` 1..100 in the body; agents not logged in, seeded with status
+//!   `Offline`, are not reported), GetContactAttributes, ListQueues,
 //!   ListRoutingProfiles, ListUsers (paged, `maxResults` 1..1000, default 100),
 //!   DescribeInstance;
 //! - AssociateInstanceStorageConfig (one association per instance for
@@ -18,7 +19,8 @@
 //! Errors are sent as Connect sends them: the error shape's status, `x-amzn-ErrorType`
 //! and `{"Message": ...}`. Tests seed the state, inject throttles (`429
 //! ThrottlingException`, or `TooManyRequestsException` for calls whose model lists no
-//! ThrottlingException) or any error, and read every request with its answer. The test
+//! ThrottlingException) or any error, cap page sizes (`max_page`, as Connect may answer
+//! fewer than `MaxResults`), and read every request with its answer. The test
 //! `connect_fake_model.rs` checks every request it accepts and every answer it gives
 //! against the model's shapes (`model.rs`).
 //!

@@ -40,12 +40,13 @@ pub fn answer(
 ) -> Result<Value, ConnectError> {
     let instance_id = labels.get("InstanceId").cloned().unwrap_or_default();
     let next_id = state.next_id;
+    let max_page = state.max_page;
     let instance = state
         .instances
         .get_mut(&instance_id)
         .ok_or_else(|| ConnectError::not_found(format!("Instance not found: {instance_id}")))?;
     match op {
-        Op::GetCurrentUserData => current_user_data(instance, body),
+        Op::GetCurrentUserData => current_user_data(instance, body, max_page),
         Op::GetContactAttributes => {
             let contact = &labels["InitialContactId"];
             let attributes = instance
@@ -81,7 +82,7 @@ pub fn answer(
                     v
                 })
                 .collect();
-            list(op, query, items, "QueueSummaryList", 1000, 100)
+            list(op, query, items, "QueueSummaryList", 1000, 100, max_page)
         }
         Op::ListRoutingProfiles => {
             let arn = instance.arn();
@@ -94,7 +95,15 @@ pub fn answer(
                     v
                 })
                 .collect();
-            list(op, query, items, "RoutingProfileSummaryList", 1000, 100)
+            list(
+                op,
+                query,
+                items,
+                "RoutingProfileSummaryList",
+                1000,
+                100,
+                max_page,
+            )
         }
         Op::ListUsers => {
             let arn = instance.arn();
@@ -107,7 +116,7 @@ pub fn answer(
                     v
                 })
                 .collect();
-            list(op, query, items, "UserSummaryList", 1000, 100)
+            list(op, query, items, "UserSummaryList", 1000, 100, max_page)
         }
         Op::DescribeInstance => Ok(json!({"Instance": {
             "Id": instance.id,
@@ -157,7 +166,7 @@ pub fn answer(
                 .into_iter()
                 .map(|s| s.config.clone())
                 .collect();
-            list(op, query, items, "StorageConfigs", 10, 10)
+            list(op, query, items, "StorageConfigs", 10, 10, max_page)
         }
         Op::DescribeInstanceStorageConfig => {
             let found = association(instance, labels, query)?;
@@ -199,6 +208,7 @@ fn list(
     key: &str,
     max: usize,
     default: usize,
+    max_page: Option<usize>,
 ) -> Result<Value, ConnectError> {
     let size = match first(query, "maxResults") {
         None => default,
@@ -212,6 +222,7 @@ fn list(
                 ))
             })?,
     };
+    let size = size.min(max_page.unwrap_or(usize::MAX));
     let (page, next) = page(op, first(query, "nextToken"), items, size)?;
     let mut out = json!({ key: page });
     if let Some(next) = next {
@@ -308,8 +319,13 @@ fn association(instance: &Instance, labels: &Labels, query: &Query) -> Result<us
 
 /// GetCurrentUserData: one of the Agents, Queues, RoutingProfiles or
 /// UserHierarchyGroups filters (each 1 to 100 ids; one group), optionally narrowed by
-/// contact states, paged by `NextToken` and `MaxResults` (1 to 100) in the body.
-fn current_user_data(instance: &Instance, body: &Value) -> Result<Value, ConnectError> {
+/// contact states, paged by `NextToken` and `MaxResults` (1 to 100) in the body. Agents
+/// not logged in (status `Offline`, no contact) are not reported.
+fn current_user_data(
+    instance: &Instance,
+    body: &Value,
+    max_page: Option<usize>,
+) -> Result<Value, ConnectError> {
     let filters = &body["Filters"];
     if !filters.is_object() {
         return Err(ConnectError::invalid_parameter("Filters is required"));
@@ -376,7 +392,14 @@ fn current_user_data(instance: &Instance, body: &Value) -> Result<Value, Connect
                     .iter()
                     .any(|c| states.contains(&c.state.as_str())))
     };
-    let mut agents: Vec<&Agent> = instance.agents.iter().filter(|a| matches(a)).collect();
+    let size = size.min(max_page.unwrap_or(usize::MAX));
+    // Only agents logged in are reported.
+    let mut agents: Vec<&Agent> = instance
+        .agents
+        .iter()
+        .filter(|a| a.status != "Offline" || !a.contacts.is_empty())
+        .filter(|a| matches(a))
+        .collect();
     agents.sort_by(|a, b| a.id.cmp(&b.id));
     let total = agents.len();
     let items = agents.iter().map(|a| user_data(instance, a)).collect();

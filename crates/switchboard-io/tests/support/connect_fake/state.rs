@@ -137,7 +137,9 @@ pub struct Agent {
     pub id: String,
     pub username: String,
     pub routing_profile: String,
-    /// The agent status name, e.g. `Available`, `Offline`, `Lunch`.
+    /// The agent status name, e.g. `Available`, `Lunch`; `Offline` means not logged in
+    /// (GetCurrentUserData does not report the agent, as Connect reports only agents
+    /// logged in to the Contact Control Panel).
     pub status: String,
     /// When the status began, epoch seconds.
     pub status_since: f64,
@@ -252,6 +254,9 @@ pub struct State {
     pub seen: Vec<Seen>,
     /// For association ids.
     pub next_id: u64,
+    /// Answer pages of at most this many items whatever `MaxResults` asks (Connect may
+    /// return fewer than asked), to make paging show with few items.
+    pub max_page: Option<usize>,
 }
 
 impl State {
