@@ -187,7 +187,7 @@ impl ConnectApi {
                         e.err().code().unwrap_or("error"),
                         e.err().message().unwrap_or("no message")
                     ),
-                    other => format!("{}", aws_smithy_error(other)),
+                    other => aws_smithy_error(other),
                 };
                 return Err(ApiError {
                     operation,
