@@ -38,36 +38,22 @@ fn config(fake: &ConnectFake) -> ConnectConfig {
 fn seed(fake: &ConnectFake) {
     fake.with(|s| {
         let i = s.add_instance(INSTANCE);
-        i.queues.push(Queue {
-            id: "q-1".into(),
-            name: "Sales".into(),
-            queue_type: "STANDARD".into(),
-        });
-        i.queues.push(Queue {
-            id: "q-a".into(),
-            name: String::new(),
-            queue_type: "AGENT".into(),
-        });
+        i.queues.push(Queue::standard("q-1", "Sales"));
+        i.queues.push(Queue::agent("q-a"));
         for (id, name) in [("rp-1", "Sales agents"), ("rp-2", "Support agents")] {
-            i.routing_profiles.push(RoutingProfile {
-                id: id.into(),
-                name: name.into(),
-                queues: vec!["q-1".into()],
-            });
+            i.routing_profiles
+                .push(RoutingProfile::new(id, name, &["q-1"]));
         }
         for n in 0..250 {
             let status = if n % 2 == 1 { "Available" } else { "Offline" };
             let rp = if n < 125 { "rp-1" } else { "rp-2" };
             let mut a = Agent::new(&format!("user-{n:03}"), &format!("agent{n:03}"), rp, status);
             if n % 10 == 1 {
-                a.contacts.push(AgentContact {
-                    contact_id: format!("c-{n}"),
-                    channel: "VOICE".into(),
-                    initiation: "INBOUND".into(),
-                    state: "CONNECTED".into(),
-                    since: 1_767_229_200.0,
-                    queue: Some("q-1".into()),
-                });
+                a.contacts.push(AgentContact::voice(
+                    &format!("c-{n}"),
+                    "q-1",
+                    1_767_229_200.0,
+                ));
             }
             i.agents.push(a);
         }

@@ -16,26 +16,15 @@ use support::connect_fake::{Agent, AgentContact, ConnectFake, Op, Queue, Routing
 fn seed(fake: &ConnectFake) {
     fake.with(|s| {
         let i = s.add_instance("inst-1");
-        i.queues.push(Queue {
-            id: "q-sales".into(),
-            name: "Sales".into(),
-            queue_type: "STANDARD".into(),
-        });
-        i.queues.push(Queue {
-            id: "q-agent-u-1".into(),
-            name: String::new(),
-            queue_type: "AGENT".into(),
-        });
-        i.routing_profiles.push(RoutingProfile {
-            id: "rp-sales".into(),
-            name: "Sales profile".into(),
-            queues: vec!["q-sales".into()],
-        });
-        i.routing_profiles.push(RoutingProfile {
-            id: "rp-other".into(),
-            name: "Other".into(),
-            queues: vec![],
-        });
+        i.queues.push(Queue::standard("q-sales", "Sales"));
+        i.queues.push(Queue::agent("q-agent-u-1"));
+        i.routing_profiles.push(RoutingProfile::new(
+            "rp-sales",
+            "Sales profile",
+            &["q-sales"],
+        ));
+        i.routing_profiles
+            .push(RoutingProfile::new("rp-other", "Other", &[]));
         for n in 1..=5 {
             let rp = if n <= 3 { "rp-sales" } else { "rp-other" };
             let status = if n == 5 { "Offline" } else { "Available" };
@@ -46,14 +35,9 @@ fn seed(fake: &ConnectFake) {
                 agent.hierarchy_group = Some("g-1".into());
             }
             if n == 1 {
-                agent.contacts.push(AgentContact {
-                    contact_id: "c-1".into(),
-                    channel: "VOICE".into(),
-                    initiation: "INBOUND".into(),
-                    state: "CONNECTED".into(),
-                    since: 1_767_225_700.0,
-                    queue: Some("q-sales".into()),
-                });
+                agent
+                    .contacts
+                    .push(AgentContact::voice("c-1", "q-sales", 1_767_225_700.0));
             }
             i.agents.push(agent);
         }

@@ -170,11 +170,7 @@ pub async fn enrich(
             match lookup.get_many(&wanted).await {
                 Ok(a) => a,
                 Err(e) => {
-                    let outcome = if e.retryable {
-                        Enriched::Retry(e.to_string())
-                    } else {
-                        Enriched::DeadLetter(e.to_string())
-                    };
+                    let outcome = failed(&e);
                     return out
                         .into_iter()
                         .map(|s| match s {
@@ -224,6 +220,16 @@ pub async fn enrich(
 }
 
 pub use switchboard_io::aws::connect::CONTACT_ATTRIBUTES_LOOKUP;
+
+/// What a failed lookup makes of the items that needed it: retried later when that can
+/// help, else dead-lettered.
+fn failed(e: &switchboard_io::lookups::LookupError) -> Enriched {
+    if e.retryable {
+        Enriched::Retry(e.to_string())
+    } else {
+        Enriched::DeadLetter(e.to_string())
+    }
+}
 
 /// The key a rule with `contact_attributes = true` adds.
 pub const CONTACT_ATTRIBUTES_KEY: &str = "ContactAttributes";
@@ -316,11 +322,7 @@ pub async fn contact_attributes(
         match lookup.get_many(&wanted).await {
             Ok(a) => a,
             Err(e) => {
-                let outcome = if e.retryable {
-                    Enriched::Retry(e.to_string())
-                } else {
-                    Enriched::DeadLetter(e.to_string())
-                };
+                let outcome = failed(&e);
                 return items
                     .iter()
                     .zip(&needs)

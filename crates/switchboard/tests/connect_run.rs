@@ -27,33 +27,29 @@ const AWS_ENV: &[(&str, &str)] = &[
 fn seed(fake: &ConnectFake) {
     fake.with(|s| {
         let i = s.add_instance(INSTANCE);
-        i.queues.push(Queue {
-            id: "q-1".into(),
-            name: "Billing".into(),
-            queue_type: "STANDARD".into(),
-        });
-        i.routing_profiles.push(RoutingProfile {
-            id: "rp-1".into(),
-            name: "Billing agents".into(),
-            queues: vec!["q-1".into()],
-        });
+        i.queues.push(Queue::standard("q-1", "Billing"));
+        i.routing_profiles
+            .push(RoutingProfile::new("rp-1", "Billing agents", &["q-1"]));
         i.agents
             .push(Agent::new("u-alice", "alice", "rp-1", "Available"));
         let mut bob = Agent::new("u-bob", "bob", "rp-1", "Available");
-        bob.contacts.push(AgentContact {
-            contact_id: "c-42".into(),
-            channel: "VOICE".into(),
-            initiation: "INBOUND".into(),
-            state: "CONNECTED".into(),
-            since: 1_767_229_200.0,
-            queue: Some("q-1".into()),
-        });
+        bob.contacts
+            .push(AgentContact::voice("c-42", "q-1", 1_767_229_200.0));
         i.agents.push(bob);
         i.agents
             .push(Agent::new("u-carol", "carol", "rp-1", "Lunch"));
         i.agents
             .push(Agent::new("u-dave", "dave", "rp-1", "Offline"));
     });
+}
+
+/// `switchboard validate --config config`.
+fn validate(config: &std::path::Path) -> std::process::Output {
+    Command::new(bin())
+        .args(["validate", "--config"])
+        .arg(config)
+        .output()
+        .unwrap()
 }
 
 fn state_of(agents: &Value, username: &str) -> String {
@@ -91,11 +87,12 @@ aws = {{ region = "us-east-1", endpoint_url = "{}" }}
         ),
     )
     .unwrap();
-    let out = Command::new(bin())
-        .args(["validate", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = validate(&config);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("connect: instance inst-run-1"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -153,11 +150,7 @@ sinks = ["crm"]
 "#,
     )
     .unwrap();
-    let out = Command::new(bin())
-        .args(["validate", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = validate(&config);
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("connect.colour"), "{text}");
@@ -166,11 +159,7 @@ sinks = ["crm"]
         .unwrap()
         .replace("colour = \"blue\"\n", "");
     fs::write(&config, fixed).unwrap();
-    let out = Command::new(bin())
-        .args(["validate", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = validate(&config);
     let text = String::from_utf8_lossy(&out.stderr);
     for key in [
         "connect.instance_id",
@@ -184,11 +173,7 @@ sinks = ["crm"]
     let start = without.find("[connect]").unwrap();
     let end = without.find("[[sinks]]").unwrap();
     fs::write(&config, format!("{}{}", &without[..start], &without[end..])).unwrap();
-    let out = Command::new(bin())
-        .args(["validate", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = validate(&config);
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("rules[0].contact_attributes"), "{text}");
 }
@@ -304,4 +289,22 @@ sinks = ["crm"]
     // Two throttled, one answered; the second event of the contact came from the cache.
     assert_eq!(fake.count(Op::GetContactAttributes), 3);
     assert_eq!(fake.count(Op::GetCurrentUserData), 0);
+}
+
+#[test]
+fn the_printed_example_shows_the_connect_section() {
+    let out = Command::new(bin())
+        .args(["validate", "--example"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for key in [
+        "[connect]",
+        "instance_id = \"arn:aws:connect:",
+        "recheck_silent_after_secs",
+        "[connect.contact_attributes_rate]",
+    ] {
+        assert!(text.contains(key), "{key} missing:\n{text}");
+    }
 }

@@ -255,7 +255,8 @@ impl Config {
                 .collect(),
             lookups: LookupConfig::examples(),
             rules: vec![RuleConfig::example()],
-            connect: Some(ConnectConfig {
+            // Only where it can run: a build without the feature refuses [connect].
+            connect: cfg!(feature = "connect").then(|| ConnectConfig {
                 aws: AwsConfig::default(),
                 ..ConnectConfig::example()
             }),

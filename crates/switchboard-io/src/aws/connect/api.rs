@@ -101,6 +101,16 @@ pub struct Named {
     pub name: String,
 }
 
+impl Named {
+    fn of(id: Option<&str>, arn: Option<&str>, name: Option<&str>) -> Option<Named> {
+        Some(Named {
+            id: id?.into(),
+            arn: arn?.into(),
+            name: name?.into(),
+        })
+    }
+}
+
 /// What the instance calls its users, queues and routing profiles.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Names {
@@ -238,21 +248,44 @@ impl ConnectApi {
         Ok(out)
     }
 
-    /// Every user of the instance (ListUsers, paged).
-    pub async fn users(&self) -> Result<Vec<User>, ApiError> {
+    /// Every page of a List call: `request` sends one page's request (with the token),
+    /// `read` takes its items and returns the next token.
+    async fn paged<T, O, E, R, F, Fut>(
+        &self,
+        operation: &'static str,
+        mut request: F,
+        mut read: impl FnMut(O, &mut Vec<T>) -> Option<String>,
+    ) -> Result<Vec<T>, ApiError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+        F: FnMut(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<O, SdkError<E, R>>>,
+    {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let page = self
-                .call("ListUsers", &self.api_rate, || {
-                    self.client
-                        .list_users()
-                        .instance_id(&self.instance)
-                        .max_results(1000)
-                        .set_next_token(token.clone())
-                        .send()
-                })
+                .call(operation, &self.api_rate, || request(token.clone()))
                 .await?;
+            token = read(page, &mut out);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Every user of the instance (ListUsers, paged).
+    pub async fn users(&self) -> Result<Vec<User>, ApiError> {
+        let request = |token| {
+            self.client
+                .list_users()
+                .instance_id(&self.instance)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+        };
+        self.paged("ListUsers", request, |page, out| {
             for u in page.user_summary_list() {
                 if let (Some(id), Some(arn)) = (u.id(), u.arn()) {
                     out.push(User {
@@ -263,74 +296,46 @@ impl ConnectApi {
                     });
                 }
             }
-            token = page.next_token().map(String::from);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+            page.next_token().map(String::from)
+        })
+        .await
     }
 
     /// Every standard queue (ListQueues, paged).
     pub async fn queues(&self) -> Result<Vec<Named>, ApiError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .call("ListQueues", &self.api_rate, || {
-                    self.client
-                        .list_queues()
-                        .instance_id(&self.instance)
-                        .queue_types(aws_sdk_connect::types::QueueType::Standard)
-                        .max_results(1000)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            for q in page.queue_summary_list() {
-                if let (Some(id), Some(arn), Some(name)) = (q.id(), q.arn(), q.name()) {
-                    out.push(Named {
-                        id: id.into(),
-                        arn: arn.into(),
-                        name: name.into(),
-                    });
-                }
-            }
-            token = page.next_token().map(String::from);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+        let request = |token| {
+            self.client
+                .list_queues()
+                .instance_id(&self.instance)
+                .queue_types(aws_sdk_connect::types::QueueType::Standard)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+        };
+        self.paged("ListQueues", request, |page, out| {
+            let items = page.queue_summary_list().iter();
+            out.extend(items.filter_map(|q| Named::of(q.id(), q.arn(), q.name())));
+            page.next_token().map(String::from)
+        })
+        .await
     }
 
     /// Every routing profile (ListRoutingProfiles, paged).
     pub async fn routing_profiles(&self) -> Result<Vec<Named>, ApiError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .call("ListRoutingProfiles", &self.api_rate, || {
-                    self.client
-                        .list_routing_profiles()
-                        .instance_id(&self.instance)
-                        .max_results(1000)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            for p in page.routing_profile_summary_list() {
-                if let (Some(id), Some(arn), Some(name)) = (p.id(), p.arn(), p.name()) {
-                    out.push(Named {
-                        id: id.into(),
-                        arn: arn.into(),
-                        name: name.into(),
-                    });
-                }
-            }
-            token = page.next_token().map(String::from);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+        let request = |token| {
+            self.client
+                .list_routing_profiles()
+                .instance_id(&self.instance)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+        };
+        self.paged("ListRoutingProfiles", request, |page, out| {
+            let items = page.routing_profile_summary_list().iter();
+            out.extend(items.filter_map(|p| Named::of(p.id(), p.arn(), p.name())));
+            page.next_token().map(String::from)
+        })
+        .await
     }
 
     /// Users, queues and routing profiles.

@@ -131,6 +131,20 @@ pub struct AgentContact {
     pub queue: Option<String>,
 }
 
+impl AgentContact {
+    /// An inbound voice contact `CONNECTED` since `since` (epoch seconds), from `queue`.
+    pub fn voice(contact_id: &str, queue: &str, since: f64) -> AgentContact {
+        AgentContact {
+            contact_id: contact_id.into(),
+            channel: "VOICE".into(),
+            initiation: "INBOUND".into(),
+            state: "CONNECTED".into(),
+            since,
+            queue: Some(queue.into()),
+        }
+    }
+}
+
 /// A user (agent) of an instance with its current state.
 #[derive(Debug, Clone)]
 pub struct Agent {
@@ -172,12 +186,41 @@ pub struct Queue {
     pub queue_type: String,
 }
 
+impl Queue {
+    pub fn standard(id: &str, name: &str) -> Queue {
+        Queue {
+            id: id.into(),
+            name: name.into(),
+            queue_type: "STANDARD".into(),
+        }
+    }
+
+    /// An agent's own queue (it has no name).
+    pub fn agent(id: &str) -> Queue {
+        Queue {
+            id: id.into(),
+            name: String::new(),
+            queue_type: "AGENT".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RoutingProfile {
     pub id: String,
     pub name: String,
     /// Ids of the queues it serves (what a GetCurrentUserData queue filter matches).
     pub queues: Vec<String>,
+}
+
+impl RoutingProfile {
+    pub fn new(id: &str, name: &str, queues: &[&str]) -> RoutingProfile {
+        RoutingProfile {
+            id: id.into(),
+            name: name.into(),
+            queues: queues.iter().map(|q| q.to_string()).collect(),
+        }
+    }
 }
 
 /// One storage-config association: the `InstanceStorageConfig` JSON as associated (or
