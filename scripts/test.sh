@@ -37,8 +37,8 @@ fi
 if ! $quick; then
   step "cargo fmt --check"
   cargo fmt --all -- --check
-  step "cargo clippy --all-targets -- -D warnings"
-  cargo clippy --workspace --all-targets -- -D warnings
+  step "cargo clippy --all-targets --all-features -- -D warnings"
+  cargo clippy --workspace --all-targets --all-features -- -D warnings
   step "fuzz targets build (running them needs nightly: see fuzz/README.md)"
   cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
 fi
@@ -59,5 +59,5 @@ bash scripts/browser-tools.sh
 # The dashboard browser test fails, rather than skips, if a tool is missing.
 export SWITCHBOARD_REQUIRE_BROWSER=1
 
-step "cargo test"
-cargo test --workspace --no-fail-fast
+step "cargo test --all-features"
+cargo test --workspace --all-features --no-fail-fast

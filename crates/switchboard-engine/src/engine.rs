@@ -503,6 +503,14 @@ impl Engine {
         std::mem::take(&mut self.changes)
     }
 
+    /// Sets the name of a queue (by ARN), as the instance lists it (the Connect API at
+    /// start-up): contact events carry only the ARN. Saved with the next commit.
+    pub fn set_queue_name(&mut self, arn: &str, name: &str) {
+        self.meta
+            .queue_names
+            .insert(arn.to_owned(), name.to_owned());
+    }
+
     /// Replaces what the engine knows of one agent with `state`, read back from a store
     /// other workers write too: when a Kinesis shard moves to this worker, another may
     /// have applied that shard's agents' events since this engine last saw them.

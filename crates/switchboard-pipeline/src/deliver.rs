@@ -30,7 +30,10 @@ use switchboard_io::sinks::{Item, ItemKind, Outcome, Sink};
 use switchboard_store::{OutboxEntry, OutboxRow, Store};
 use tokio::sync::{watch, Notify};
 
-use crate::enrich::{enrich, Enriched};
+use crate::enrich::{
+    attributes_need, contact_attributes, enrich, AttributesNeed, Enriched,
+    CONTACT_ATTRIBUTES_LOOKUP,
+};
 use crate::rules::{idempotency_key, Rules};
 
 /// The sink name dead letters are routed to.
@@ -223,6 +226,52 @@ impl Worker {
         Ok(store)
     }
 
+    /// The contact-attributes step of a rule (`contact_attributes = true`): attributes of
+    /// contact records already stored answer first, the Connect API the rest.
+    async fn contact_attributes(
+        &self,
+        store: &Arc<Mutex<Box<dyn Store>>>,
+        batch: &[Item],
+    ) -> Vec<Enriched> {
+        let Some(lookup) = self.d.lookups.get(CONTACT_ATTRIBUTES_LOOKUP) else {
+            // The config check requires [connect] for such a rule; a build without the
+            // `connect` feature refuses [connect].
+            let reason =
+                "contact_attributes needs [connect] and a build with the `connect` feature";
+            return batch
+                .iter()
+                .map(|_| Enriched::DeadLetter(reason.into()))
+                .collect();
+        };
+        let ids: Vec<String> = batch
+            .iter()
+            .filter_map(|i| match attributes_need(&i.payload) {
+                AttributesNeed::Contact { id, .. } => Some(id),
+                AttributesNeed::Skip => None,
+            })
+            .collect();
+        let stored = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            let read = blocking(store, move |s| {
+                let mut found = HashMap::new();
+                for id in ids {
+                    let record = s.contact(&id)?.and_then(|d| d.record);
+                    if let Some(attributes) = record.and_then(|r| r.attributes) {
+                        found.insert(id, serde_json::json!(attributes));
+                    }
+                }
+                Ok(found)
+            })
+            .await;
+            read.unwrap_or_else(|e| {
+                tracing::debug!(error = %format!("{e:#}"), "stored contact records not read; asking Connect");
+                HashMap::new()
+            })
+        };
+        contact_attributes(lookup.as_ref(), &stored, batch).await
+    }
+
     /// One batch. `Ok(true)` if it did something (look again at once).
     async fn round(&mut self) -> anyhow::Result<bool> {
         let store = self.store().await?;
@@ -270,12 +319,36 @@ impl Worker {
             states.push(Enriched::Ready(item.payload.clone()));
         }
         for (rule, idx) in by_rule {
-            let steps = match self.d.rules.get(rule) {
-                Some(r) if !r.enrich.is_empty() => r.enrich.clone(),
+            let (steps, attributes) = match self.d.rules.get(rule) {
+                Some(r) if !r.enrich.is_empty() || r.contact_attributes => {
+                    (r.enrich.clone(), r.contact_attributes)
+                }
                 _ => continue,
             };
-            let batch: Vec<Item> = idx.iter().map(|&i| items[i].clone()).collect();
-            let results = enrich(&steps, &self.d.lookups, &batch).await;
+            let mut batch: Vec<Item> = idx.iter().map(|&i| items[i].clone()).collect();
+            let mut results: Vec<Enriched> = batch
+                .iter()
+                .map(|i| Enriched::Ready(i.payload.clone()))
+                .collect();
+            if attributes {
+                results = self.contact_attributes(&store, &batch).await;
+                for (item, r) in batch.iter_mut().zip(&results) {
+                    if let Enriched::Ready(p) = r {
+                        item.payload = p.clone();
+                    }
+                }
+            }
+            if !steps.is_empty() {
+                // The steps run on what is still going, after the attributes.
+                let going: Vec<usize> = (0..batch.len())
+                    .filter(|&k| matches!(results[k], Enriched::Ready(_)))
+                    .collect();
+                let sub: Vec<Item> = going.iter().map(|&k| batch[k].clone()).collect();
+                let more = enrich(&steps, &self.d.lookups, &sub).await;
+                for (k, r) in going.into_iter().zip(more) {
+                    results[k] = r;
+                }
+            }
             for (i, r) in idx.into_iter().zip(results) {
                 states[i] = r;
             }

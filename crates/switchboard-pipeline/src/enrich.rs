@@ -170,11 +170,7 @@ pub async fn enrich(
             match lookup.get_many(&wanted).await {
                 Ok(a) => a,
                 Err(e) => {
-                    let outcome = if e.retryable {
-                        Enriched::Retry(e.to_string())
-                    } else {
-                        Enriched::DeadLetter(e.to_string())
-                    };
+                    let outcome = failed(&e);
                     return out
                         .into_iter()
                         .map(|s| match s {
@@ -221,6 +217,147 @@ pub async fn enrich(
         }
     }
     out
+}
+
+pub use switchboard_io::aws::connect::CONTACT_ATTRIBUTES_LOOKUP;
+
+/// What a failed lookup makes of the items that needed it: retried later when that can
+/// help, else dead-lettered.
+fn failed(e: &switchboard_io::lookups::LookupError) -> Enriched {
+    if e.retryable {
+        Enriched::Retry(e.to_string())
+    } else {
+        Enriched::DeadLetter(e.to_string())
+    }
+}
+
+/// The key a rule with `contact_attributes = true` adds.
+pub const CONTACT_ATTRIBUTES_KEY: &str = "ContactAttributes";
+
+/// What a rule's contact-attributes step needs of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributesNeed {
+    /// The item already has attributes (a contact record, a trigger with its record) or
+    /// `ContactAttributes`, has no contact id, or is not a JSON object: leave it as it is.
+    Skip,
+    /// Look up the contact: its own id (the store keeps its record by it) and its
+    /// initial contact id (what GetContactAttributes is keyed by).
+    Contact { id: String, initial: String },
+}
+
+fn text_at<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut at = doc;
+    for part in path {
+        at = at.get(part)?;
+    }
+    at.as_str().filter(|s| !s.is_empty())
+}
+
+/// What the contact-attributes step needs for `payload`: contact events (whole or bare
+/// `detail`), contact records, transitions and triggers all name their contact.
+pub fn attributes_need(payload: &[u8]) -> AttributesNeed {
+    let Ok(doc @ Value::Object(_)) = serde_json::from_slice::<Value>(payload) else {
+        return AttributesNeed::Skip;
+    };
+    let has_attributes = doc.get(CONTACT_ATTRIBUTES_KEY).is_some()
+        || doc.get("Attributes").is_some_and(Value::is_object)
+        || doc
+            .get("record")
+            .and_then(|r| r.get("Attributes"))
+            .is_some_and(Value::is_object);
+    if has_attributes {
+        return AttributesNeed::Skip;
+    }
+    let first = |paths: &[&[&str]]| paths.iter().find_map(|p| text_at(&doc, p));
+    let id = first(&[
+        &["detail", "contactId"],
+        &["contactId"],
+        &["ContactId"],
+        &["record", "ContactId"],
+        &["contact_id"],
+    ]);
+    let Some(id) = id else {
+        return AttributesNeed::Skip;
+    };
+    let initial = first(&[
+        &["detail", "initialContactId"],
+        &["initialContactId"],
+        &["InitialContactId"],
+        &["record", "InitialContactId"],
+        &["initial_contact_id"],
+    ])
+    .unwrap_or(id);
+    AttributesNeed::Contact {
+        id: id.to_owned(),
+        initial: initial.to_owned(),
+    }
+}
+
+/// The contact-attributes step over a batch: each item that needs them gets its
+/// contact's attributes under [`CONTACT_ATTRIBUTES_KEY`], from `stored` (attributes of
+/// contact records already stored, by contact id) or else from `lookup` (by initial
+/// contact id; cached and rate-limited by the lookup). A contact Connect does not know
+/// leaves the item as it is; a failing lookup retries the batch (or dead-letters it when
+/// retrying cannot help).
+pub async fn contact_attributes(
+    lookup: &dyn Lookup,
+    stored: &HashMap<String, Value>,
+    items: &[Item],
+) -> Vec<Enriched> {
+    let needs: Vec<AttributesNeed> = items.iter().map(|i| attributes_need(&i.payload)).collect();
+    let wanted: Vec<String> = needs
+        .iter()
+        .filter_map(|n| match n {
+            AttributesNeed::Contact { id, initial } if !stored.contains_key(id) => {
+                Some(initial.clone())
+            }
+            _ => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let answers = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        match lookup.get_many(&wanted).await {
+            Ok(a) => a,
+            Err(e) => {
+                let outcome = failed(&e);
+                return items
+                    .iter()
+                    .zip(&needs)
+                    .map(|(i, n)| match n {
+                        AttributesNeed::Skip => Enriched::Ready(i.payload.clone()),
+                        _ => outcome.clone(),
+                    })
+                    .collect();
+            }
+        }
+    };
+    items
+        .iter()
+        .zip(needs)
+        .map(|(item, need)| {
+            let AttributesNeed::Contact { id, initial } = need else {
+                switchboard_telemetry::enrich_skipped(CONTACT_ATTRIBUTES_LOOKUP);
+                return Enriched::Ready(item.payload.clone());
+            };
+            let value = match stored.get(&id) {
+                Some(v) => {
+                    switchboard_telemetry::enrich_skipped(CONTACT_ATTRIBUTES_LOOKUP);
+                    v
+                }
+                None => match answers.get(&initial) {
+                    Some(v) => v,
+                    None => return Enriched::Ready(item.payload.clone()),
+                },
+            };
+            match splice(&item.payload, CONTACT_ATTRIBUTES_KEY, value) {
+                Some(bytes) => Enriched::Ready(bytes),
+                None => Enriched::DeadLetter("cannot enrich: the item is not a JSON object".into()),
+            }
+        })
+        .collect()
 }
 
 /// The value at a dotted path, as the text a lookup is keyed by (`Some("")`: absent).
@@ -415,5 +552,86 @@ mod tests {
         assert_eq!(field(&doc, "n").unwrap(), "5");
         assert_eq!(field(&doc, "a.0.b").unwrap(), "true");
         assert_eq!(field(&doc, "missing.x").unwrap(), "");
+    }
+
+    /// A lookup that records the keys it was asked.
+    struct Asked(HashMap<String, Value>, std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl Lookup for Asked {
+        fn name(&self) -> &str {
+            CONTACT_ATTRIBUTES_LOOKUP
+        }
+        async fn get_many(&self, keys: &[String]) -> Result<HashMap<String, Value>, LookupError> {
+            self.1.lock().unwrap().extend(keys.iter().cloned());
+            Ok(keys
+                .iter()
+                .filter_map(|k| self.0.get(k).map(|v| (k.clone(), v.clone())))
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn contact_attributes_are_asked_only_for_items_without_them() {
+        let lookup = Asked(
+            [
+                ("init-1".to_string(), serde_json::json!({"tier": "gold"})),
+                ("c-3".to_string(), serde_json::json!({"tier": "bronze"})),
+            ]
+            .into(),
+            Default::default(),
+        );
+        let stored: HashMap<String, Value> =
+            [("c-5".to_string(), serde_json::json!({"from": "record"}))].into();
+        let payloads = [
+            // A contact event of a transferred contact: asked by its initial contact id.
+            r#"{"detail":{"contactId":"c-1","initialContactId":"init-1","eventType":"DISCONNECTED"}}"#,
+            // A contact record brought its attributes: not asked.
+            r#"{"ContactId":"c-2","Attributes":{"tier":"silver"}}"#,
+            // A bare detail, no transfer: asked by its own id.
+            r#"{"contactId":"c-3","eventType":"CONNECTED_TO_AGENT"}"#,
+            // A trigger carrying its record with attributes: not asked.
+            r#"{"contact_id":"c-4","record":{"ContactId":"c-4","Attributes":{}}}"#,
+            // The contact's record is stored already: answered from it, not asked.
+            r#"{"detail":{"contactId":"c-5"}}"#,
+            // Never overwritten.
+            r#"{"contactId":"c-6","ContactAttributes":{"mine":"1"}}"#,
+            // Connect does not know it: delivered as it is.
+            r#"{"contactId":"c-7"}"#,
+        ];
+        let items: Vec<Item> = payloads.iter().map(|p| item(p)).collect();
+        let out = contact_attributes(&lookup, &stored, &items).await;
+        let asked = lookup.1.lock().unwrap().clone();
+        assert_eq!(asked, ["c-3", "c-7", "init-1"]);
+        let text = |e: &Enriched| match e {
+            Enriched::Ready(b) => String::from_utf8(b.to_vec()).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        assert!(text(&out[0]).ends_with(r#","ContactAttributes":{"tier":"gold"}}"#));
+        assert_eq!(text(&out[1]), payloads[1]);
+        assert!(text(&out[2]).ends_with(r#","ContactAttributes":{"tier":"bronze"}}"#));
+        assert_eq!(text(&out[3]), payloads[3]);
+        assert!(text(&out[4]).ends_with(r#","ContactAttributes":{"from":"record"}}"#));
+        assert_eq!(text(&out[5]), payloads[5]);
+        assert_eq!(text(&out[6]), payloads[6]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_attributes_lookup_retries_only_the_items_that_needed_it() {
+        let table = Table(
+            HashMap::new(),
+            Some(LookupError {
+                lookup: CONTACT_ATTRIBUTES_LOOKUP.into(),
+                reason: "throttled".into(),
+                retryable: true,
+            }),
+        );
+        let items = [
+            item(r#"{"contactId":"c-1"}"#),
+            item(r#"{"ContactId":"c-2","Attributes":{}}"#),
+        ];
+        let out = contact_attributes(&table, &HashMap::new(), &items).await;
+        assert!(matches!(out[0], Enriched::Retry(_)), "{out:?}");
+        assert!(matches!(out[1], Enriched::Ready(_)), "{out:?}");
     }
 }

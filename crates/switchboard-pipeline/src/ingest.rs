@@ -725,6 +725,7 @@ mod tests {
             dialled_numbers: Vec::new(),
             pattern: None,
             enrich: Vec::new(),
+            contact_attributes: false,
             sinks: vec!["crm".into()],
         };
         let rules = crate::rules::Rules::compile(&[rule]).unwrap();

@@ -17,6 +17,8 @@
 //! - [`files`]: the `files` source and `replay`; [`http`]: the shared HTTP listener.
 
 pub mod config;
+#[cfg(feature = "connect")]
+pub mod connect;
 pub mod deliver;
 pub mod enrich;
 pub mod files;

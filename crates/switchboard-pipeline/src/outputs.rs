@@ -21,6 +21,9 @@ pub struct Outputs {
     /// Every sink with a worker, the dead-letter writer included when configured.
     pub sinks: Vec<Arc<dyn Sink>>,
     pub lookups: HashMap<String, Arc<dyn Lookup>>,
+    /// The Connect API client, when `[connect]` is configured.
+    #[cfg(feature = "connect")]
+    pub connect: Option<switchboard_io::aws::connect::ConnectApi>,
 }
 
 impl Outputs {
@@ -39,10 +42,28 @@ impl Outputs {
         for lookup in &config.lookups {
             lookups.insert(lookup.name().to_owned(), lookup.build().await?);
         }
+        #[cfg(feature = "connect")]
+        let connect = match &config.connect {
+            Some(c) => {
+                let api = switchboard_io::aws::connect::ConnectApi::new(c).await;
+                // Rules with `contact_attributes = true` ask through this lookup.
+                lookups.insert(
+                    switchboard_io::aws::connect::CONTACT_ATTRIBUTES_LOOKUP.to_owned(),
+                    switchboard_io::aws::connect::attributes::ContactAttributes::cached(
+                        api.clone(),
+                        &c.contact_attributes_cache,
+                    ),
+                );
+                Some(api)
+            }
+            None => None,
+        };
         Ok(Outputs {
             rules,
             sinks,
             lookups,
+            #[cfg(feature = "connect")]
+            connect,
         })
     }
 

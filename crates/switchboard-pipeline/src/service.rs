@@ -12,8 +12,10 @@
 //! ```
 //!
 //! Start-up: the config is loaded and checked whole (nothing starts if any problem is
-//! found), sinks and lookups built, the store opened and the engine restored from it, then
-//! the pipeline thread, the delivery workers, the sources and the HTTP listener start. A
+//! found), sinks and lookups built, the store opened and the engine restored from it; with
+//! `[connect]`, the instance's names are listed and every agent's current state loaded
+//! (see [`crate::connect`]); then the pipeline thread starts (and applies those states
+//! first), then the delivery workers, the sources and the HTTP listener. A
 //! source that fails stops the process with its error; the `files` source ending is normal.
 //!
 //! Shutdown, on SIGINT or SIGTERM (a second signal exits at once): the sources are told
@@ -72,6 +74,8 @@ pub fn serve(config: &Config) -> anyhow::Result<Outcome> {
         Pipeline::open(store, config.engine.clone())?.with_rules(outputs.rules.clone());
     let saved_positions = pipeline.positions().clone();
     tracing::info!(store = %url, worker, "store opened, engine restored");
+    #[cfg(feature = "connect")]
+    let connect = connect_startup(config, &outputs, &pipeline, &runtime);
     let wake = Arc::new(tokio::sync::Notify::new());
     {
         let wake = Arc::clone(&wake);
@@ -123,6 +127,26 @@ pub fn serve(config: &Config) -> anyhow::Result<Outcome> {
         .spawn(move || ingest.run())
         .context("cannot start the pipeline thread")?;
 
+    // The agents' current states go through the pipeline before any source starts.
+    #[cfg(feature = "connect")]
+    let extra = match connect {
+        Some((api, c, startup, engine)) => {
+            runtime.block_on(crate::connect::seed(&ctx.deliveries, startup.events))?;
+            let task = crate::connect::recheck(
+                api,
+                c,
+                startup.names,
+                engine,
+                ctx.deliveries.clone(),
+                ctx.shutdown.clone(),
+            );
+            Some(Box::pin(task) as Task)
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "connect"))]
+    let extra: Option<Task> = None;
+
     let (workers_stop, workers_stop_rx) = watch::channel(false);
     let (mut workers, delivery) = {
         let _entered = runtime.enter();
@@ -136,7 +160,14 @@ pub fn serve(config: &Config) -> anyhow::Result<Outcome> {
         set.spawn(monitor);
         (set, stats)
     };
-    let failed = runtime.block_on(supervise(config, app, ctx, shutdown, saved_positions));
+    let failed = runtime.block_on(supervise(
+        config,
+        app,
+        ctx,
+        shutdown,
+        saved_positions,
+        extra,
+    ));
     // Every source and the listener are done (or given up on): the pipeline drains what
     // is left, commits and acknowledges.
     stop.store(true, Ordering::Release);
@@ -167,6 +198,47 @@ pub fn serve(config: &Config) -> anyhow::Result<Outcome> {
     })
 }
 
+/// A task that runs beside the sources until shutdown (the Connect re-checks).
+type Task = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
+
+/// `[connect]` at start-up: the names and the agents' states, loaded before the pipeline
+/// thread starts (a failure is logged and the run goes on without them).
+#[cfg(feature = "connect")]
+fn connect_startup(
+    config: &Config,
+    outputs: &Outputs,
+    pipeline: &Pipeline,
+    runtime: &tokio::runtime::Runtime,
+) -> Option<(
+    switchboard_io::aws::connect::ConnectApi,
+    switchboard_io::aws::connect::ConnectConfig,
+    crate::connect::Startup,
+    Arc<std::sync::Mutex<switchboard_engine::Engine>>,
+)> {
+    let (c, api) = (config.connect.as_ref()?, outputs.connect.as_ref()?);
+    let engine = pipeline.engine();
+    let startup = match runtime.block_on(crate::connect::startup(api, c, &engine)) {
+        Ok(s) => {
+            tracing::info!(
+                instance = api.instance(),
+                users = s.users,
+                logged_in = s.reported,
+                "Connect API: names listed, agents' states loaded"
+            );
+            s
+        }
+        Err(e) => {
+            tracing::error!(
+                error = %e,
+                "cannot load the agents' states from the Connect API: starting without them \
+                 (check [connect] instance_id, region and the IAM actions in the README)"
+            );
+            crate::connect::Startup::default()
+        }
+    };
+    Some((api.clone(), c.clone(), startup, engine))
+}
+
 /// Starts the sources and the listener, waits for a signal or a failing source, then
 /// stops them in order. `Ok(true)` if a source failed.
 async fn supervise(
@@ -175,6 +247,7 @@ async fn supervise(
     ctx: SourceContext,
     shutdown: watch::Sender<bool>,
     saved: switchboard_store::Positions,
+    extra: Option<Task>,
 ) -> anyhow::Result<bool> {
     // Handled from here on: a signal during start-up stops the run cleanly too.
     let mut signals = Signals::new()?;
@@ -212,6 +285,9 @@ async fn supervise(
             }
         }
         tracing::info!(source = %source.describe(), "source started");
+    }
+    if let Some(task) = extra {
+        tasks.spawn(async move { ("connect re-checks".to_owned(), task.await) });
     }
     // Only the sources hold the channel now: when they are all gone, it closes.
     drop(ctx);

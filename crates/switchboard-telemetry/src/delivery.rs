@@ -19,6 +19,9 @@ pub const DEAD_LETTERS: &str = "switchboard_dead_letters_total";
 pub const ENRICH_DROPPED: &str = "switchboard_enrich_dropped_total";
 /// Enrichment steps skipped because the item already had the key, by `lookup`.
 pub const ENRICH_CONFLICTS: &str = "switchboard_enrich_conflicts_total";
+/// Enrichment steps not needed because the item (or its stored contact record) already
+/// carried what they add, by `lookup`.
+pub const ENRICH_SKIPPED: &str = "switchboard_enrich_skipped_total";
 /// Times the pipeline paused its sources because the outbox was full.
 pub const BACKPRESSURE: &str = "switchboard_backpressure_total";
 
@@ -62,6 +65,10 @@ pub(crate) fn describe() {
         ENRICH_CONFLICTS,
         "Enrichment steps skipped because the item already had the key, by lookup."
     );
+    describe_counter!(
+        ENRICH_SKIPPED,
+        "Enrichment steps not needed because the item or its stored record carried the data, by lookup."
+    );
     describe_counter!(BACKPRESSURE, "Times the outbox bound paused the sources.");
 }
 
@@ -104,6 +111,11 @@ pub fn enrich_dropped(rule: &str) {
 /// An enrichment step of `lookup` skipped to avoid overwriting.
 pub fn enrich_conflict(lookup: &str) {
     metrics::counter!(ENRICH_CONFLICTS, labels::LOOKUP => lookup.to_owned()).increment(1);
+}
+
+/// An enrichment step of `lookup` not needed: the item already carried the data.
+pub fn enrich_skipped(lookup: &str) {
+    metrics::counter!(ENRICH_SKIPPED, labels::LOOKUP => lookup.to_owned()).increment(1);
 }
 
 /// The pipeline paused its sources for the outbox.

@@ -16,7 +16,7 @@ pub mod delivery;
 pub mod mask;
 pub mod requests;
 
-pub use delivery::{enrich_conflict, enrich_dropped};
+pub use delivery::{enrich_conflict, enrich_dropped, enrich_skipped};
 pub use requests::{register_sink, sink_rejected, sink_request};
 
 use switchboard_model::{Record, Timestamp};
@@ -88,6 +88,8 @@ pub mod error_kind {
     pub const DECODE: &str = "decode";
     pub const STORE: &str = "store";
     pub const HTTP: &str = "http";
+    /// A call to the Amazon Connect API was throttled (and retried).
+    pub const CONNECT_THROTTLED: &str = "connect_throttled";
 }
 
 /// A record read from `source`.

@@ -3,6 +3,8 @@
 //! and endpoint overridable per source (an endpoint URL points the SDK at a local server
 //! in tests).
 
+pub mod connect;
+
 use serde::{Deserialize, Serialize};
 
 /// Where and as whom to reach AWS. Every field is optional; unset means the SDK's default

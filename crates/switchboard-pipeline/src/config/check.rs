@@ -59,6 +59,36 @@ pub fn check(parsed: &Parsed, problems: &mut Problems) {
         check_aws(aws, "aws", problems);
     }
     check_sources(&parsed.sources, problems);
+    check_connect(parsed, problems);
+}
+
+/// `[connect]`, and the rules that need it.
+fn check_connect(parsed: &Parsed, problems: &mut Problems) {
+    let connect = match &parsed.connect {
+        Some(Some(c)) => Some(c),
+        _ => None,
+    };
+    if let Some(c) = connect {
+        if !cfg!(feature = "connect") {
+            problems.push(
+                "connect",
+                "this switchboard was built without the Amazon Connect API: rebuild it with \
+                 `cargo build --release --features connect` (or remove [connect])",
+            );
+        }
+        c.check("connect", problems);
+        check_aws(&c.aws, "connect.aws", problems);
+    }
+    for (i, rule) in parsed.rules.iter().enumerate() {
+        if let Some(rule) = rule {
+            if rule.contact_attributes && connect.is_none() {
+                problems.push(
+                    format!("rules[{i}].contact_attributes"),
+                    "needs a [connect] section naming the instance (instance_id = ...)",
+                );
+            }
+        }
+    }
 }
 
 /// A relative `sqlite:` path taken from `base`; other URLs unchanged.

@@ -11,6 +11,8 @@
 //! [dead_letter]               # where what fails goes: a file, an S3 prefix, an SQS queue
 //! [aws]                       # region, profile, endpoint_url inherited by AWS components
 //! [outbox]                    # capacity (backpressure), leases, retries of sink delivery
+//! [connect]                   # the Amazon Connect API: agent states at start, names,
+//!                             # contact attributes (Cargo feature `connect`)
 //!
 //! [[sources]]                 # one table per source, dispatched on `type`
 //! type = "kinesis"            # kinesis | firehose_http | eventbridge_http | sqs | files
@@ -49,6 +51,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use switchboard_engine::EngineConfig;
+use switchboard_io::aws::connect::ConnectConfig;
 use switchboard_io::aws::AwsConfig;
 use switchboard_io::lookups::config::LookupConfig;
 use switchboard_io::sinks::config::{SinkConfig, SinkKind};
@@ -93,6 +96,10 @@ pub struct Config {
     pub lookups: Vec<LookupConfig>,
     /// What goes where.
     pub rules: Vec<RuleConfig>,
+    /// The Amazon Connect API: every agent's state at start-up and for silent agents,
+    /// names of users, queues and routing profiles, contact attributes for rules.
+    /// Needs a build with the Cargo feature `connect`.
+    pub connect: Option<ConnectConfig>,
 }
 
 /// `[store]`.
@@ -248,6 +255,11 @@ impl Config {
                 .collect(),
             lookups: LookupConfig::examples(),
             rules: vec![RuleConfig::example()],
+            // Only where it can run: a build without the feature refuses [connect].
+            connect: cfg!(feature = "connect").then(|| ConnectConfig {
+                aws: AwsConfig::default(),
+                ..ConnectConfig::example()
+            }),
         }
     }
 
@@ -287,6 +299,9 @@ impl Config {
         }
         if !self.rules.is_empty() {
             t.insert("rules".into(), value(&self.rules)?);
+        }
+        if let Some(c) = &self.connect {
+            t.insert("connect".into(), value(c)?);
         }
         toml::to_string(&t)
     }

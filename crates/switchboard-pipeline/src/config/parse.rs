@@ -12,6 +12,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 use switchboard_engine::EngineConfig;
+use switchboard_io::aws::connect::ConnectConfig;
 use switchboard_io::aws::AwsConfig;
 
 use switchboard_io::lookups::config::LookupConfig;
@@ -38,6 +39,7 @@ const SECTIONS: &[&str] = &[
     "sinks",
     "lookups",
     "rules",
+    "connect",
 ];
 
 /// A config as parsed: `None` where a section failed to (its problems are reported).
@@ -55,6 +57,8 @@ pub struct Parsed {
     pub sinks: Vec<Option<SinkConfig>>,
     pub lookups: Vec<Option<LookupConfig>>,
     pub rules: Vec<Option<RuleConfig>>,
+    /// `Some(None)`: no `[connect]` section.
+    pub connect: Option<Option<ConnectConfig>>,
 }
 
 impl Parsed {
@@ -72,6 +76,7 @@ impl Parsed {
             sinks: self.sinks.into_iter().collect::<Option<_>>()?,
             lookups: self.lookups.into_iter().collect::<Option<_>>()?,
             rules: self.rules.into_iter().collect::<Option<_>>()?,
+            connect: self.connect?,
         })
     }
 
@@ -86,6 +91,20 @@ impl Parsed {
                 _ => None,
             };
             outputs::inherit_aws(&mut self.sinks, &mut self.lookups, dead, defaults);
+            if let Some(Some(connect)) = &mut self.connect {
+                // An instance ARN names its region, which [aws] does not override.
+                let has_arn = connect.arn().is_some();
+                let aws = &mut connect.aws;
+                if aws.region.is_none() && !has_arn {
+                    aws.region.clone_from(&defaults.region);
+                }
+                if aws.profile.is_none() {
+                    aws.profile.clone_from(&defaults.profile);
+                }
+                if aws.endpoint_url.is_none() {
+                    aws.endpoint_url.clone_from(&defaults.endpoint_url);
+                }
+            }
         }
     }
 
@@ -128,6 +147,7 @@ pub fn parse(text: &str, problems: &mut Problems) -> Option<Parsed> {
         sinks: Vec::new(),
         lookups: Vec::new(),
         rules: Vec::new(),
+        connect: Some(None),
     };
     if !table.contains_key("store") {
         problems.push(
@@ -150,6 +170,7 @@ pub fn parse(text: &str, problems: &mut Problems) -> Option<Parsed> {
             "lookups" => parsed.lookups = outputs::parse_lookups(value, problems),
             "rules" => parsed.rules = outputs::parse_rules(value, problems),
             "aws" => parsed.aws = section(value, "aws", problems),
+            "connect" => parsed.connect = section(value, "connect", problems).map(Some),
             "sources" => parsed.sources = parse_sources(value, problems),
             _ => problems.push(
                 key.as_str(),

@@ -70,6 +70,14 @@ pub struct RuleConfig {
     /// Enrichment steps run before delivery, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enrich: Vec<EnrichStep>,
+    /// Before delivery (and before `enrich`), add the contact's attributes under
+    /// `ContactAttributes`, asked of Amazon Connect (GetContactAttributes; needs a
+    /// `[connect]` section), for items that do not carry them: contact events above all.
+    /// Skipped for an item that already has attributes (a contact record, or a trigger
+    /// with its record) and answered from the store when the contact's record has
+    /// arrived; answers are cached, the calls rate-limited (see `[connect]`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub contact_attributes: bool,
     /// Sinks (by name) every matching item goes to.
     pub sinks: Vec<String>,
 }
@@ -86,6 +94,7 @@ impl RuleConfig {
             dialled_numbers: Vec::new(),
             pattern: Some(serde_json::json!({"detail": {"eventType": ["DISCONNECTED"]}})),
             enrich: Vec::new(),
+            contact_attributes: false,
             sinks: vec!["crm".into()],
         }
     }
@@ -189,6 +198,8 @@ pub struct Rule {
     kinds: Option<BTreeSet<ItemKind>>,
     pattern: Option<Pattern>,
     pub enrich: Vec<EnrichStep>,
+    /// Add the contact's attributes before delivery (see [`RuleConfig`]).
+    pub contact_attributes: bool,
     pub sinks: Vec<String>,
 }
 
@@ -248,6 +259,7 @@ impl Rule {
             kinds,
             pattern,
             enrich: config.enrich.clone(),
+            contact_attributes: config.contact_attributes,
             sinks: config.sinks.clone(),
         })
     }

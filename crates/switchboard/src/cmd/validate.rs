@@ -53,6 +53,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             for (i, rule) in c.rules.iter().enumerate() {
                 println!("  rules[{i}]: {} -> {}", rule.name, rule.sinks.join(", "));
             }
+            if let Some(connect) = &c.connect {
+                let recheck = match connect.recheck_silent_after_secs {
+                    0 => "off".to_owned(),
+                    s => format!("after {s} s of silence"),
+                };
+                println!(
+                    "  connect: instance {} (agent states at start: {}, names: {}, re-checks: {recheck})",
+                    connect.id(),
+                    connect.load_agent_states,
+                    connect.list_names
+                );
+            }
             match &c.dead_letter {
                 Some(d) => println!("  dead letters: {}", d.describe()),
                 None => {
