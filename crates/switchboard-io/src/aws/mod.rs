@@ -37,3 +37,5 @@ impl AwsConfig {
         loader.load().await
     }
 }
+
+pub mod setup;
