@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod connect_fake;
+
 use switchboard_io::delivery::{self, AckError, DeliverySender};
 use switchboard_model::decode::{DecodeError, Decoded};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -150,7 +152,7 @@ fn ready(venv: &Path) -> bool {
 
 /// Python with boto3: `SWITCHBOARD_TEST_PYTHON` (set by scripts/servers.sh), else the
 /// venv's.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     match std::env::var("SWITCHBOARD_TEST_PYTHON") {
         Ok(p) => PathBuf::from(p),
         Err(_) => venv().join("bin/python"),
