@@ -137,7 +137,8 @@ pub fn estimate(footprint: &Footprint, traffic: &Traffic, prices: &Prices) -> Es
         ),
         Some(Carrier::Firehose { buffer_secs }) => {
             let p = &prices.firehose;
-            let billed = units(traffic.ctr_bytes, p.record_rounding_bytes) * p.record_rounding_bytes;
+            let billed =
+                units(traffic.ctr_bytes, p.record_rounding_bytes) * p.record_rounding_bytes;
             let gb = ctrs * billed as f64 / GB;
             lines.push(CostLine {
                 item: "contact records Firehose: ingestion".into(),
@@ -150,7 +151,10 @@ pub fn estimate(footprint: &Footprint, traffic: &Traffic, prices: &Prices) -> Es
             let stored = ctrs * traffic.ctr_bytes as f64 / GB;
             lines.push(CostLine {
                 item: "contact records in S3: storage (first month)".into(),
-                quantity: format!("{stored:.3} GB x ${}/GB-month", prices.s3.storage_per_gb_month),
+                quantity: format!(
+                    "{stored:.3} GB x ${}/GB-month",
+                    prices.s3.storage_per_gb_month
+                ),
                 monthly: stored * prices.s3.storage_per_gb_month,
             });
             let objects = (hours * 3600.0 / f64::from(buffer_secs.max(60))).min(ctrs.max(1.0));
@@ -273,7 +277,11 @@ impl fmt::Display for Estimate {
             self.region, self.date
         )?;
         for line in &self.lines {
-            writeln!(f, "  {:<52} {:>9.2} {}", line.item, line.monthly, self.currency)?;
+            writeln!(
+                f,
+                "  {:<52} {:>9.2} {}",
+                line.item, line.monthly, self.currency
+            )?;
             writeln!(f, "      {}", line.quantity)?;
         }
         writeln!(
@@ -322,7 +330,11 @@ mod tests {
         let ctr_units = 2000.0 * days; // 60,833.3
         let agent_units = 100.0 * 9.0 * 45.0 * days; // 1,231,875
         let by_hand = 2.0 * 730.0 * 0.015 + (ctr_units + agent_units) / 1e6 * 0.014;
-        assert!((e.total() - by_hand).abs() < 1e-9, "{} vs {by_hand}", e.total());
+        assert!(
+            (e.total() - by_hand).abs() < 1e-9,
+            "{} vs {by_hand}",
+            e.total()
+        );
         assert!((by_hand - 21.918098).abs() < 1e-6, "{by_hand}");
         assert_eq!(e.lines.len(), 4);
         assert!((e.lines[0].monthly - 10.95).abs() < 1e-9);

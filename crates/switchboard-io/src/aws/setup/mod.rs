@@ -20,3 +20,14 @@ pub mod prices;
 pub mod tags;
 
 pub use error::SetupError;
+
+#[cfg(feature = "connect")]
+pub mod apply;
+#[cfg(feature = "connect")]
+pub mod clients;
+#[cfg(feature = "connect")]
+pub mod resources;
+#[cfg(feature = "connect")]
+pub mod status;
+#[cfg(feature = "connect")]
+pub mod teardown;

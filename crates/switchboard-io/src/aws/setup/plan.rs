@@ -134,7 +134,10 @@ impl Request {
                 )));
             }
         }
-        for t in [&self.contact_records, &self.agent_events].into_iter().flatten() {
+        for t in [&self.contact_records, &self.agent_events]
+            .into_iter()
+            .flatten()
+        {
             if let Target::Kinesis {
                 mode: StreamMode::Provisioned { shards: 0 },
                 stream,
@@ -168,7 +171,10 @@ impl Request {
                 out.push(r);
             }
         };
-        for t in [&self.contact_records, &self.agent_events].into_iter().flatten() {
+        for t in [&self.contact_records, &self.agent_events]
+            .into_iter()
+            .flatten()
+        {
             match t {
                 Target::Kinesis { stream, .. } => push(Kind::KinesisStream, stream),
                 Target::Firehose(f) => {
@@ -438,7 +444,10 @@ mod tests {
         let plan = Plan::make(&request(), &Observed::default());
         assert!(plan.resources.iter().all(|(_, a)| *a == Action::Create));
         assert_eq!(plan.resources.len(), 4);
-        assert!(plan.associations.iter().all(|(_, _, l)| *l == Link::Associate));
+        assert!(plan
+            .associations
+            .iter()
+            .all(|(_, _, l)| *l == Link::Associate));
         plan.check().unwrap();
     }
 
@@ -472,7 +481,10 @@ mod tests {
         let plan = Plan::make(&request(), &observed);
         assert!(matches!(plan.associations[1].2, Link::Conflict(_)));
         let err = plan.check().unwrap_err().to_string();
-        assert!(err.contains("AGENT_EVENTS") && err.contains("theirs"), "{err}");
+        assert!(
+            err.contains("AGENT_EVENTS") && err.contains("theirs"),
+            "{err}"
+        );
     }
 
     #[test]
