@@ -72,6 +72,8 @@ fn dry_run_prints_plan_and_cost_and_changes_nothing() {
     );
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Shown with --nocapture: the README example output comes from here.
+    println!("{stdout}");
     assert!(
         stdout.contains(&format!(
             "create     Kinesis stream switchboard-{t}-contact-records (provisioned, 1 shard(s))"
