@@ -40,6 +40,9 @@ enum Command {
     Validate(cmd::validate::Args),
     /// List, show and replay dead letters (records that did not decode, items a sink refused).
     Dlq(cmd::dlq::Args),
+    /// Set up, inspect and remove Connect data streaming (`aws setup | status | teardown`).
+    #[cfg(feature = "connect")]
+    Aws(cmd::aws::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,8 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Validate(args) => cmd::validate::run(args),
         Command::Dlq(args) => cmd::dlq::run(args),
+        #[cfg(feature = "connect")]
+        Command::Aws(args) => cmd::aws::run(args),
     };
     match result {
         Ok(code) => code,

@@ -39,3 +39,5 @@ impl AwsConfig {
         loader.load().await
     }
 }
+
+pub mod setup;

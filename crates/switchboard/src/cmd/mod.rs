@@ -1,5 +1,7 @@
 //! One module per subcommand: `Args` (clap) and `run`.
 
+#[cfg(feature = "connect")]
+pub mod aws;
 pub mod bench;
 pub mod bench_firehose;
 pub mod bench_kinesis;
