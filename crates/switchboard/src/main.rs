@@ -40,10 +40,12 @@ enum Command {
     Validate(cmd::validate::Args),
     /// List, show and replay dead letters (records that did not decode, items a sink refused).
     Dlq(cmd::dlq::Args),
+    /// Run as an AWS Lambda function: `kinesis`, `firehose`, `eventbridge` or `sqs` (config from SWITCHBOARD_CONFIG).
+    Lambda(cmd::lambda::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cmd::lambda::bootstrap_args(std::env::args_os().collect()));
     let result = match cli.command {
         Command::Decode(args) => cmd::decode::run(args),
         Command::Simulate(args) => cmd::simulate::run(args),
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Validate(args) => cmd::validate::run(args),
         Command::Dlq(args) => cmd::dlq::run(args),
+        Command::Lambda(args) => cmd::lambda::run(args),
     };
     match result {
         Ok(code) => code,

@@ -59,6 +59,15 @@ pub fn check(parsed: &Parsed, problems: &mut Problems) {
         check_aws(aws, "aws", problems);
     }
     check_sources(&parsed.sources, problems);
+    if let Some(lambda) = &parsed.lambda {
+        let lookups = parsed
+            .lookups
+            .iter()
+            .flatten()
+            .map(|l| l.name().to_owned())
+            .collect();
+        lambda.check("lambda", &lookups, problems);
+    }
 }
 
 /// A relative `sqlite:` path taken from `base`; other URLs unchanged.

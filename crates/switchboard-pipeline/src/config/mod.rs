@@ -11,6 +11,7 @@
 //! [dead_letter]               # where what fails goes: a file, an S3 prefix, an SQS queue
 //! [aws]                       # region, profile, endpoint_url inherited by AWS components
 //! [outbox]                    # capacity (backpressure), leases, retries of sink delivery
+//! [lambda]                    # the Lambda handlers' own settings (crate::lambda)
 //!
 //! [[sources]]                 # one table per source, dispatched on `type`
 //! type = "kinesis"            # kinesis | firehose_http | eventbridge_http | sqs | files
@@ -62,6 +63,7 @@ pub use problems::{Problem, Problems};
 pub use sources::{FilesConfig, SourceConfig};
 
 use crate::deliver::OutboxConfig;
+use crate::lambda::LambdaConfig;
 use crate::rules::RuleConfig;
 
 /// The whole configuration of `switchboard run`.
@@ -93,6 +95,8 @@ pub struct Config {
     pub lookups: Vec<LookupConfig>,
     /// What goes where.
     pub rules: Vec<RuleConfig>,
+    /// The Lambda handlers' own settings (`switchboard lambda ...`); `run` ignores them.
+    pub lambda: LambdaConfig,
 }
 
 /// `[store]`.
@@ -248,6 +252,7 @@ impl Config {
                 .collect(),
             lookups: LookupConfig::examples(),
             rules: vec![RuleConfig::example()],
+            lambda: LambdaConfig::example(),
         }
     }
 
@@ -287,6 +292,9 @@ impl Config {
         }
         if !self.rules.is_empty() {
             t.insert("rules".into(), value(&self.rules)?);
+        }
+        if self.lambda != LambdaConfig::default() {
+            t.insert("lambda".into(), value(&self.lambda)?);
         }
         toml::to_string(&t)
     }

@@ -23,6 +23,7 @@ use super::problems::{join, Problems};
 use super::sources::{self, SourceConfig};
 use super::{Config, PipelineConfig, ServerConfig, StoreConfig};
 use crate::deliver::OutboxConfig;
+use crate::lambda::LambdaConfig;
 use crate::rules::RuleConfig;
 
 /// The sections of `switchboard.toml`, for "unknown key" messages.
@@ -38,6 +39,7 @@ const SECTIONS: &[&str] = &[
     "sinks",
     "lookups",
     "rules",
+    "lambda",
 ];
 
 /// A config as parsed: `None` where a section failed to (its problems are reported).
@@ -55,6 +57,7 @@ pub struct Parsed {
     pub sinks: Vec<Option<SinkConfig>>,
     pub lookups: Vec<Option<LookupConfig>>,
     pub rules: Vec<Option<RuleConfig>>,
+    pub lambda: Option<LambdaConfig>,
 }
 
 impl Parsed {
@@ -72,6 +75,7 @@ impl Parsed {
             sinks: self.sinks.into_iter().collect::<Option<_>>()?,
             lookups: self.lookups.into_iter().collect::<Option<_>>()?,
             rules: self.rules.into_iter().collect::<Option<_>>()?,
+            lambda: self.lambda?,
         })
     }
 
@@ -128,6 +132,7 @@ pub fn parse(text: &str, problems: &mut Problems) -> Option<Parsed> {
         sinks: Vec::new(),
         lookups: Vec::new(),
         rules: Vec::new(),
+        lambda: Some(LambdaConfig::default()),
     };
     if !table.contains_key("store") {
         problems.push(
@@ -150,6 +155,7 @@ pub fn parse(text: &str, problems: &mut Problems) -> Option<Parsed> {
             "lookups" => parsed.lookups = outputs::parse_lookups(value, problems),
             "rules" => parsed.rules = outputs::parse_rules(value, problems),
             "aws" => parsed.aws = section(value, "aws", problems),
+            "lambda" => parsed.lambda = section(value, "lambda", problems),
             "sources" => parsed.sources = parse_sources(value, problems),
             _ => problems.push(
                 key.as_str(),
