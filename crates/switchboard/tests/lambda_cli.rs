@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use support::lambda_api::{Answer, FakeRuntimeApi};
 use support::run::bin;
 use support::servers::PgSchema;
-use switchboard_store::{AgentFilter, Store, StoreUrl, TransitionFilter};
+use switchboard_store::{AgentFilter, StoreUrl, TransitionFilter};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -84,8 +84,11 @@ impl Drop for Function {
     }
 }
 
+/// One NDJSON line per record.
+type Lines = Vec<Vec<u8>>;
+
 /// Simulator output: `(agent events, contact events, contact records)` lines.
-fn simulate(agents: u32, duration: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+fn simulate(agents: u32, duration: &str) -> (Lines, Lines, Lines) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sim");
     let status = Command::new(bin())
@@ -98,6 +101,7 @@ fn simulate(agents: u32, duration: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec
         ])
         .args(["--seed", "9", "--start", "2026-03-02T09:00:00Z", "--out"])
         .arg(&out)
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap();
@@ -381,6 +385,86 @@ partition_keys = { channel = "Channel" }
             ("record1", "ProcessingFailed"),
             ("record2", "ProcessingFailed")
         ]
+    );
+}
+
+#[test]
+fn firehose_enriches_from_a_dynamodb_table_on_dynalite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, records) = simulate(4, "1h");
+    let numbers: Vec<String> = records
+        .iter()
+        .filter_map(|r| {
+            let v: Value = serde_json::from_slice(r).unwrap();
+            v["CustomerEndpoint"]["Address"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert!(numbers.len() >= 4);
+    let table = support::unique_name("sb-customers");
+    let endpoint = support::servers::dynalite_url();
+    support::servers::python(&format!(
+        r#"
+import boto3
+db = boto3.client("dynamodb", endpoint_url="{endpoint}", region_name="us-east-1")
+db.create_table(TableName="{table}", KeySchema=[{{"AttributeName": "phone", "KeyType": "HASH"}}],
+    AttributeDefinitions=[{{"AttributeName": "phone", "AttributeType": "S"}}],
+    BillingMode="PAY_PER_REQUEST")
+import time
+while db.describe_table(TableName="{table}")["Table"]["TableStatus"] != "ACTIVE":
+    time.sleep(0.1)
+for n in ["{a}", "{b}"]:
+    db.put_item(TableName="{table}", Item={{"phone": {{"S": n}}, "company": {{"S": "Dyna " + n[-4:]}}}})
+"#,
+        a = numbers[0],
+        b = numbers[1],
+    ));
+    let config = write_config(
+        dir.path(),
+        "sqlite:sb.db",
+        &format!(
+            r#"
+[[lookups]]
+name = "customers"
+type = "dynamodb"
+table = "{table}"
+key_attribute = "phone"
+aws = {{ region = "us-east-1", endpoint_url = "{endpoint}" }}
+
+[lambda.firehose]
+enrich = [{{ lookup = "customers", key = "CustomerEndpoint.Address", into = "Customer" }}]
+"#
+        ),
+    );
+    let input: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"recordId": format!("ctr-{i}"), "approximateArrivalTimestamp": 1772442000123u64, "data": support::base64(r)}))
+        .collect();
+    let event = json!({"invocationId": "inv-d", "records": input});
+    let f = Function::start("firehose", &config);
+    let answer = f.invoke(&serde_json::to_vec(&event).unwrap());
+    let out = answer["records"].as_array().unwrap();
+    assert_eq!(out.len(), records.len());
+    let mut enriched = 0;
+    for r in out {
+        assert_eq!(r["result"], "Ok", "{}", f.log());
+        let v: Value = serde_json::from_slice(&decode64(r["data"].as_str().unwrap())).unwrap();
+        if let Some(c) = v.get("Customer") {
+            enriched += 1;
+            let number = v["CustomerEndpoint"]["Address"].as_str().unwrap();
+            assert_eq!(
+                c["company"],
+                format!("Dyna {}", &number[number.len() - 4..])
+            );
+        }
+    }
+    let want = numbers
+        .iter()
+        .filter(|n| **n == numbers[0] || **n == numbers[1])
+        .count();
+    assert_eq!(
+        enriched, want,
+        "the records of the two known numbers, numbers kept"
     );
 }
 
