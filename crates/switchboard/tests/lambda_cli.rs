@@ -176,8 +176,14 @@ fn uninterrupted(events: &[Vec<u8>]) -> (usize, Vec<(String, Value)>) {
         });
         transitions += engine.take_changes().transitions.len();
     }
-    let mut agents: Vec<(String, Value)> = engine
-        .agents()
+    (transitions, statuses(engine.agents()))
+}
+
+/// Each agent's status, by ARN.
+fn statuses<'a>(
+    agents: impl Iterator<Item = &'a switchboard_engine::AgentState>,
+) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = agents
         .map(|a| {
             (
                 a.agent_arn.clone(),
@@ -185,8 +191,8 @@ fn uninterrupted(events: &[Vec<u8>]) -> (usize, Vec<(String, Value)>) {
             )
         })
         .collect();
-    agents.sort_by(|a, b| a.0.cmp(&b.0));
-    (transitions, agents)
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 fn stored(url: &str) -> (usize, Vec<(String, Value)>) {
@@ -195,19 +201,8 @@ fn stored(url: &str) -> (usize, Vec<(String, Value)>) {
         .transitions(&TransitionFilter::default())
         .unwrap()
         .len();
-    let mut agents: Vec<(String, Value)> = store
-        .agents(&AgentFilter::default())
-        .unwrap()
-        .into_iter()
-        .map(|a| {
-            (
-                a.agent_arn.clone(),
-                serde_json::to_value(&a.status).unwrap(),
-            )
-        })
-        .collect();
-    agents.sort_by(|a, b| a.0.cmp(&b.0));
-    (transitions, agents)
+    let agents = store.agents(&AgentFilter::default()).unwrap();
+    (transitions, statuses(agents.iter()))
 }
 
 #[test]

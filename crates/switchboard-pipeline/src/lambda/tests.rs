@@ -24,6 +24,11 @@ fn samples() -> PathBuf {
     }
 }
 
+/// A published sample, parsed.
+fn sample<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    serde_json::from_slice(&std::fs::read(samples().join(name)).unwrap()).unwrap()
+}
+
 fn examples(name: &str) -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -79,10 +84,7 @@ fn the_published_kinesis_sample_is_dead_lettered_not_failed() {
     // the dead letters (in the outbox, with no [dead_letter] writer configured).
     let dir = tempfile::tempdir().unwrap();
     let h = open(dir.path(), "");
-    let event: KinesisEvent = serde_json::from_slice(
-        &std::fs::read(samples().join("kinesis-lambda-event.json")).unwrap(),
-    )
-    .unwrap();
+    let event: KinesisEvent = sample("kinesis-lambda-event.json");
     let out = h.kinesis(event, deadline());
     assert!(out.response.batch_item_failures.is_empty());
     assert_eq!((out.applied.records, out.applied.bad), (0, 2));
@@ -284,10 +286,7 @@ partition_keys = { channel = "Channel", company = "Customer.company", queue = "Q
 fn the_published_firehose_sample_is_answered_record_by_record() {
     let dir = tempfile::tempdir().unwrap();
     let h = open(dir.path(), "");
-    let event: KinesisFirehoseEvent = serde_json::from_slice(
-        &std::fs::read(samples().join("firehose-transform-request.json")).unwrap(),
-    )
-    .unwrap();
+    let event: KinesisFirehoseEvent = sample("firehose-transform-request.json");
     let out = h.firehose(event, deadline()).unwrap();
     let ids: Vec<_> = out
         .response

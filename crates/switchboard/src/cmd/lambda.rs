@@ -87,7 +87,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             missing.join(", ")
         );
     }
-    init_tracing();
+    // To stderr, which Lambda sends to CloudWatch Logs (not a terminal: no colours).
+    super::run::init_tracing();
     let handler = match open(&args.config) {
         Ok(h) => Arc::new(h),
         Err(e) => {
@@ -224,15 +225,4 @@ fn report_init_error(message: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Logs to stderr (CloudWatch Logs); `RUST_LOG` filters (default `info`), no colours.
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
 }

@@ -56,7 +56,6 @@ struct Shared {
 pub struct FakeRuntimeApi {
     pub addr: SocketAddr,
     shared: Shared,
-    _thread: std::thread::JoinHandle<()>,
 }
 
 impl FakeRuntimeApi {
@@ -72,23 +71,9 @@ impl FakeRuntimeApi {
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        FakeRuntimeApi {
-            addr,
-            shared,
-            _thread: thread,
-        }
+        super::receiver::serve_in_thread(listener, app);
+        FakeRuntimeApi { addr, shared }
     }
 
     /// The value of `AWS_LAMBDA_RUNTIME_API`.
