@@ -38,13 +38,25 @@ struct Function {
 }
 
 impl Function {
+    /// `switchboard lambda HANDLER`.
     fn start(handler: &str, config: &Path) -> Self {
+        Self::spawn(&["lambda", handler], &[], config)
+    }
+
+    /// The binary as a Lambda `bootstrap`: no arguments, the handler in `_HANDLER` (the
+    /// function's Handler setting).
+    fn bootstrap(handler: &str, config: &Path) -> Self {
+        Self::spawn(&[], &[("_HANDLER", handler)], config)
+    }
+
+    fn spawn(args: &[&str], env: &[(&str, &str)], config: &Path) -> Self {
         let api = FakeRuntimeApi::start();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("stderr.log");
         let started = Instant::now();
         let child = Command::new(bin())
-            .args(["lambda", handler])
+            .args(args)
+            .envs(env.iter().copied())
             .env("AWS_LAMBDA_RUNTIME_API", api.host())
             .env("AWS_LAMBDA_FUNCTION_NAME", "switchboard")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
@@ -476,7 +488,7 @@ fn eventbridge_and_sqs_apply_contact_events_and_the_published_kinesis_sample_is_
         "[dead_letter]\npath = \"dead.ndjson\"\n",
     );
 
-    let f = Function::start("eventbridge", &config);
+    let f = Function::bootstrap("eventbridge", &config);
     let answer = f.invoke(&sample("eventbridge-contact-disconnected.json"));
     assert_eq!(answer, json!({"records": 1, "bad": 0}));
     drop(f);
