@@ -326,3 +326,29 @@ fn a_firehose_answer_over_six_megabytes_fails_the_records_that_do_not_fit() {
     assert_eq!(out.failures.len(), 2);
     assert!(out.failures[0].1.contains("6 MB"));
 }
+
+#[test]
+fn firehose_with_apply_also_commits_the_records_to_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = open(dir.path(), "[lambda.firehose]\napply = true\n");
+    let ctr = examples("contact-records.ndjson");
+    let ctr = lines(&ctr)[0].to_vec();
+    let id: Value = serde_json::from_slice(&ctr).unwrap();
+    let id = id["ContactId"].as_str().unwrap().to_owned();
+    let event: KinesisFirehoseEvent = serde_json::from_value(json!({
+        "invocationId": "i",
+        "records": [{"recordId": "a", "approximateArrivalTimestamp": 1, "data": encode_base64(&ctr)}]
+    }))
+    .unwrap();
+    let out = h.firehose(event, deadline()).unwrap();
+    assert_eq!(out.ok, 1);
+    assert_eq!(
+        out.response.records[0].data.0, ctr,
+        "unchanged: the original bytes"
+    );
+    let store = SqliteStore::open(&dir.path().join("sb.db")).unwrap();
+    assert!(
+        store.contact(&id).unwrap().is_some(),
+        "committed with the answer"
+    );
+}
