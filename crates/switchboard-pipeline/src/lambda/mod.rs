@@ -17,8 +17,10 @@
 //! commit as its neighbours), counted and logged, and the batch goes on, as everywhere
 //! in switchboard. A record **fails** when its effect cannot be made durable: the commit
 //! that holds it is refused (store down), the pipeline thread is gone, or no commit came
-//! before the deadline. The dead-letter writer failing is not a failure of the invocation:
-//! dead letters are durable in the outbox and retried from there.
+//! before the deadline. Writing a dead letter is part of that commit (it goes into the
+//! outbox with the engine's changes), so a dead letter that cannot be written fails its
+//! record like any other; once written, the `[dead_letter]` sink (file, S3, SQS) sending
+//! it on is retried from the outbox and does not fail the batch.
 //!
 //! - Kinesis: records are applied in order; on failure `batchItemFailures` holds the
 //!   sequence number of the first record that failed (Lambda retries from it, and the
