@@ -280,6 +280,29 @@ fn kinesis_on_postgres_two_cold_starts_share_state_and_a_refused_commit_reports_
         f.log()
     );
     assert_eq!(stored(&schema.url()).0, want_transitions);
+
+    // An EventBridge event that cannot be committed is an invocation error (Lambda's
+    // asynchronous retries take it from there).
+    let eb = Function::start("eventbridge", &config);
+    eb.api.wait_first_next(LIMIT);
+    admin
+        .batch_execute("ALTER TABLE engine_meta RENAME TO engine_meta_off")
+        .unwrap();
+    let answer = eb
+        .api
+        .invoke(&sample("eventbridge-contact-disconnected.json"), LIMIT);
+    admin
+        .batch_execute("ALTER TABLE engine_meta_off RENAME TO engine_meta")
+        .unwrap();
+    match answer {
+        Answer::Error(body, _) => {
+            let message = body["errorMessage"].as_str().unwrap_or_default();
+            assert!(message.contains("not committed"), "{body}");
+        }
+        Answer::Response(r) => panic!("answered {r} although the store refused the commit"),
+    }
+    let event = sample("eventbridge-contact-disconnected.json");
+    assert_eq!(eb.invoke(&event), json!({"records": 1, "bad": 0}));
 }
 
 #[test]
