@@ -71,6 +71,25 @@ pub fn kinesis_event(payloads: &[&[u8]]) -> KinesisEvent {
     serde_json::from_value(json!({ "Records": records })).unwrap()
 }
 
+/// The recordIds of a transformation's answer, in order.
+fn record_ids(out: &super::Transformed) -> Vec<String> {
+    let records = &out.response.records;
+    records
+        .iter()
+        .map(|r| r.record_id.clone().unwrap())
+        .collect()
+}
+
+/// A Firehose transformation request of `(recordId, data)`.
+fn firehose_event(records: &[(&str, &[u8])]) -> KinesisFirehoseEvent {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(id, data)| json!({"recordId": id, "approximateArrivalTimestamp": 1507217624302u64, "data": encode_base64(data)}))
+        .collect();
+    serde_json::from_value(json!({"invocationId": "i", "region": "us-east-1", "records": records}))
+        .unwrap()
+}
+
 fn lines(bytes: &[u8]) -> Vec<&[u8]> {
     bytes
         .split(|b| *b == b'\n')
@@ -213,28 +232,15 @@ partition_keys = { channel = "Channel", company = "Customer.company", queue = "Q
         v["Customer"] = json!("kept as it was");
         serde_json::to_vec(&v).unwrap()
     };
-    let payloads: Vec<(&str, Vec<u8>)> = vec![
-        ("known", ctr.clone()),
-        ("stranger", stranger.into_bytes()),
-        ("garbage", b"Hello World".to_vec()),
-        ("has-key", has_key.clone()),
-    ];
-    let records: Vec<Value> = payloads
-        .iter()
-        .map(|(id, p)| json!({"recordId": id, "approximateArrivalTimestamp": 1507217624302u64, "data": encode_base64(p)}))
-        .collect();
-    let event: KinesisFirehoseEvent = serde_json::from_value(json!({
-        "invocationId": "i", "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/ctr",
-        "region": "us-east-1", "records": records
-    }))
-    .unwrap();
+    let stranger = stranger.into_bytes();
+    let event = firehose_event(&[
+        ("known", &ctr),
+        ("stranger", &stranger),
+        ("garbage", b"Hello World"),
+        ("has-key", &has_key),
+    ]);
     let out = h.firehose(event, deadline()).unwrap();
-    let ids: Vec<_> = out
-        .response
-        .records
-        .iter()
-        .map(|r| r.record_id.clone().unwrap())
-        .collect();
+    let ids = record_ids(&out);
     assert_eq!(ids, ["known", "stranger", "garbage", "has-key"]);
     let results: Vec<_> = out
         .response
@@ -288,12 +294,7 @@ fn the_published_firehose_sample_is_answered_record_by_record() {
     let h = open(dir.path(), "");
     let event: KinesisFirehoseEvent = sample("firehose-transform-request.json");
     let out = h.firehose(event, deadline()).unwrap();
-    let ids: Vec<_> = out
-        .response
-        .records
-        .iter()
-        .map(|r| r.record_id.clone().unwrap())
-        .collect();
+    let ids = record_ids(&out);
     assert_eq!(ids, ["record1", "record2"]);
     for r in &out.response.records {
         assert_eq!(r.result.as_deref(), Some(PROCESSING_FAILED));
@@ -313,11 +314,9 @@ fn a_firehose_answer_over_six_megabytes_fails_the_records_that_do_not_fit() {
         "{},\"Padding\":\"{pad}\"}}",
         std::str::from_utf8(&ctr[..ctr.len() - 1]).unwrap()
     );
-    let records: Vec<Value> = (0..6)
-        .map(|i| json!({"recordId": format!("r{i}"), "approximateArrivalTimestamp": 1, "data": encode_base64(big.as_bytes())}))
-        .collect();
-    let event: KinesisFirehoseEvent =
-        serde_json::from_value(json!({"invocationId": "i", "records": records})).unwrap();
+    let ids: Vec<String> = (0..6).map(|i| format!("r{i}")).collect();
+    let records: Vec<(&str, &[u8])> = ids.iter().map(|i| (i.as_str(), big.as_bytes())).collect();
+    let event = firehose_event(&records);
     let out = h.firehose(event, deadline()).unwrap();
     assert_eq!(out.response.records.len(), 6);
     let size = serde_json::to_vec(&out.response).unwrap().len();
@@ -335,11 +334,7 @@ fn firehose_with_apply_also_commits_the_records_to_the_store() {
     let ctr = lines(&ctr)[0].to_vec();
     let id: Value = serde_json::from_slice(&ctr).unwrap();
     let id = id["ContactId"].as_str().unwrap().to_owned();
-    let event: KinesisFirehoseEvent = serde_json::from_value(json!({
-        "invocationId": "i",
-        "records": [{"recordId": "a", "approximateArrivalTimestamp": 1, "data": encode_base64(&ctr)}]
-    }))
-    .unwrap();
+    let event = firehose_event(&[("a", &ctr)]);
     let out = h.firehose(event, deadline()).unwrap();
     assert_eq!(out.ok, 1);
     assert_eq!(
