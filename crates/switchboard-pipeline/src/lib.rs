@@ -14,7 +14,8 @@
 //!   sources; [`service`]: `switchboard run` wired from a [`config`];
 //! - [`rules`]: routing rules and EventBridge patterns; [`enrich`]: lookups before delivery;
 //!   [`deliver`]: the outbox workers; [`outputs`]: sinks, lookups and rules built;
-//! - [`files`]: the `files` source and `replay`; [`http`]: the shared HTTP listener.
+//! - [`files`]: the `files` source and `replay`; [`http`]: the shared HTTP listener;
+//! - [`lambda`]: the Lambda handlers (Kinesis, SQS, EventBridge, Firehose transformation).
 
 pub mod config;
 #[cfg(feature = "connect")]
@@ -24,6 +25,7 @@ pub mod enrich;
 pub mod files;
 pub mod http;
 pub mod ingest;
+pub mod lambda;
 pub mod outputs;
 pub mod pipeline;
 pub mod rules;

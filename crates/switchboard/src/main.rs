@@ -43,10 +43,12 @@ enum Command {
     /// Set up, inspect and remove Connect data streaming (`aws setup | status | teardown`).
     #[cfg(feature = "connect")]
     Aws(cmd::aws::Args),
+    /// Run as an AWS Lambda function: `kinesis`, `firehose`, `eventbridge` or `sqs` (config from SWITCHBOARD_CONFIG).
+    Lambda(cmd::lambda::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cmd::lambda::bootstrap_args(std::env::args_os().collect()));
     let result = match cli.command {
         Command::Decode(args) => cmd::decode::run(args),
         Command::Simulate(args) => cmd::simulate::run(args),
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Dlq(args) => cmd::dlq::run(args),
         #[cfg(feature = "connect")]
         Command::Aws(args) => cmd::aws::run(args),
+        Command::Lambda(args) => cmd::lambda::run(args),
     };
     match result {
         Ok(code) => code,

@@ -60,6 +60,7 @@ pub fn check(parsed: &Parsed, problems: &mut Problems) {
     }
     check_sources(&parsed.sources, problems);
     check_connect(parsed, problems);
+    check_lambda(parsed, problems);
 }
 
 /// `[connect]`, and the rules that need it.
@@ -88,6 +89,19 @@ fn check_connect(parsed: &Parsed, problems: &mut Problems) {
                 );
             }
         }
+    }
+}
+
+/// `[lambda]`: the handlers' own settings, whose lookups must exist.
+fn check_lambda(parsed: &Parsed, problems: &mut Problems) {
+    if let Some(lambda) = &parsed.lambda {
+        let lookups = parsed
+            .lookups
+            .iter()
+            .flatten()
+            .map(|l| l.name().to_owned())
+            .collect();
+        lambda.check("lambda", &lookups, problems);
     }
 }
 

@@ -13,6 +13,7 @@
 //! [outbox]                    # capacity (backpressure), leases, retries of sink delivery
 //! [connect]                   # the Amazon Connect API: agent states at start, names,
 //!                             # contact attributes (Cargo feature `connect`)
+//! [lambda]                    # the Lambda handlers' own settings (crate::lambda)
 //!
 //! [[sources]]                 # one table per source, dispatched on `type`
 //! type = "kinesis"            # kinesis | firehose_http | eventbridge_http | sqs | files
@@ -65,6 +66,7 @@ pub use problems::{Problem, Problems};
 pub use sources::{FilesConfig, SourceConfig};
 
 use crate::deliver::OutboxConfig;
+use crate::lambda::LambdaConfig;
 use crate::rules::RuleConfig;
 
 /// The whole configuration of `switchboard run`.
@@ -100,6 +102,8 @@ pub struct Config {
     /// names of users, queues and routing profiles, contact attributes for rules.
     /// Needs a build with the Cargo feature `connect`.
     pub connect: Option<ConnectConfig>,
+    /// The Lambda handlers' own settings (`switchboard lambda ...`); `run` ignores them.
+    pub lambda: LambdaConfig,
 }
 
 /// `[store]`.
@@ -260,6 +264,7 @@ impl Config {
                 aws: AwsConfig::default(),
                 ..ConnectConfig::example()
             }),
+            lambda: LambdaConfig::example(),
         }
     }
 
@@ -302,6 +307,9 @@ impl Config {
         }
         if let Some(c) = &self.connect {
             t.insert("connect".into(), value(c)?);
+        }
+        if self.lambda != LambdaConfig::default() {
+            t.insert("lambda".into(), value(&self.lambda)?);
         }
         toml::to_string(&t)
     }

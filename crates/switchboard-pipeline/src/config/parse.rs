@@ -24,6 +24,7 @@ use super::problems::{join, Problems};
 use super::sources::{self, SourceConfig};
 use super::{Config, PipelineConfig, ServerConfig, StoreConfig};
 use crate::deliver::OutboxConfig;
+use crate::lambda::LambdaConfig;
 use crate::rules::RuleConfig;
 
 /// The sections of `switchboard.toml`, for "unknown key" messages.
@@ -40,6 +41,7 @@ const SECTIONS: &[&str] = &[
     "lookups",
     "rules",
     "connect",
+    "lambda",
 ];
 
 /// A config as parsed: `None` where a section failed to (its problems are reported).
@@ -59,6 +61,7 @@ pub struct Parsed {
     pub rules: Vec<Option<RuleConfig>>,
     /// `Some(None)`: no `[connect]` section.
     pub connect: Option<Option<ConnectConfig>>,
+    pub lambda: Option<LambdaConfig>,
 }
 
 impl Parsed {
@@ -77,6 +80,7 @@ impl Parsed {
             lookups: self.lookups.into_iter().collect::<Option<_>>()?,
             rules: self.rules.into_iter().collect::<Option<_>>()?,
             connect: self.connect?,
+            lambda: self.lambda?,
         })
     }
 
@@ -148,6 +152,7 @@ pub fn parse(text: &str, problems: &mut Problems) -> Option<Parsed> {
         lookups: Vec::new(),
         rules: Vec::new(),
         connect: Some(None),
+        lambda: Some(LambdaConfig::default()),
     };
     if !table.contains_key("store") {
         problems.push(
@@ -171,6 +176,7 @@ pub fn parse(text: &str, problems: &mut Problems) -> Option<Parsed> {
             "rules" => parsed.rules = outputs::parse_rules(value, problems),
             "aws" => parsed.aws = section(value, "aws", problems),
             "connect" => parsed.connect = section(value, "connect", problems).map(Some),
+            "lambda" => parsed.lambda = section(value, "lambda", problems),
             "sources" => parsed.sources = parse_sources(value, problems),
             _ => problems.push(
                 key.as_str(),

@@ -10,6 +10,7 @@ pub mod bench_sinks;
 pub mod decode;
 pub mod demo;
 pub mod dlq;
+pub mod lambda;
 pub mod replay;
 pub mod report;
 pub mod run;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod lambda_api;
 pub mod receiver;
 pub mod run;
 pub mod servers;

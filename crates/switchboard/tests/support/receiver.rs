@@ -38,29 +38,32 @@ pub fn free_port() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
+/// Serves `app` on `listener` from a thread of its own, for the rest of the test.
+pub fn serve_in_thread(listener: TcpListener, app: Router) {
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+}
+
 impl Receiver {
     pub fn start() -> Self {
         Self::start_on(free_port())
     }
 
     pub fn start_on(addr: SocketAddr) -> Self {
-        let listener = TcpListener::bind(addr).unwrap();
-        listener.set_nonblocking(true).unwrap();
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let state = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = Router::new()
-                    .route("/{*path}", post(receive))
-                    .with_state(state);
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
+        let app = Router::new()
+            .route("/{*path}", post(receive))
+            .with_state(Arc::clone(&seen));
+        serve_in_thread(TcpListener::bind(addr).unwrap(), app);
         Receiver { addr, seen }
     }
 

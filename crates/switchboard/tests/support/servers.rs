@@ -20,6 +20,11 @@ pub fn moto_url() -> String {
     required("SWITCHBOARD_TEST_MOTO_URL")
 }
 
+/// dynalite: DynamoDB, strict about request shapes.
+pub fn dynalite_url() -> String {
+    required("SWITCHBOARD_TEST_DYNALITE_URL")
+}
+
 /// Runs `code` with the test Python (boto3 installed), dummy credentials set; returns its
 /// stdout, failing the test if it fails.
 pub fn python(code: &str) -> String {
