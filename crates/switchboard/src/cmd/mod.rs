@@ -1,6 +1,7 @@
 //! One module per subcommand: `Args` (clap) and `run`.
 
 pub mod bench;
+pub mod bench_ceiling;
 pub mod bench_firehose;
 pub mod bench_kinesis;
 pub mod bench_latency;
