@@ -56,6 +56,9 @@ struct ReplayArgs {
     duration: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Simulated start time (RFC 3339; the simulator's default is midnight UTC).
+    #[arg(long, value_parser = super::simulate::parse_start)]
+    start: Option<Timestamp>,
     /// Corpus layout: Firehose-to-S3 objects (records concatenated) or NDJSON files.
     #[arg(long, value_enum, default_value_t = Layout::Firehose)]
     layout: Layout,
@@ -115,6 +118,9 @@ fn simulate(args: &ReplayArgs, out: &Path) -> anyhow::Result<PathBuf> {
     let mut config = SimConfig::new(args.agents);
     config.duration_secs = args.duration;
     config.seed = args.seed;
+    if let Some(start) = args.start {
+        config.start = start;
+    }
     let sim = Simulator::new(config).context("invalid simulation options")?;
     let layout = match args.layout {
         Layout::Firehose => OutputFormat::Firehose,
