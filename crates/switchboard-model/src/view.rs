@@ -422,6 +422,10 @@ impl ContactEventView<'_> {
 }
 
 /// The view of one record of any of the three streams.
+///
+/// Large (an agent event's two snapshots inline) on purpose: a view lives on the stack
+/// for the one record being applied, and boxing it would cost an allocation per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordView<'a> {
     AgentEvent(AgentEventView<'a>),
