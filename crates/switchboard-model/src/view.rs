@@ -140,14 +140,7 @@ pub struct AgentStatusView<'a> {
 impl AgentStatusView<'_> {
     /// As [`crate::agent_event::AgentStatus::effective_type`].
     pub fn effective_type(&self) -> AgentStatusType {
-        if let Some(t) = &self.kind {
-            return t.clone();
-        }
-        match self.name.as_deref() {
-            Some(n) if n.eq_ignore_ascii_case("Available") => AgentStatusType::Routable,
-            Some(n) if n.eq_ignore_ascii_case("Offline") => AgentStatusType::Offline,
-            _ => AgentStatusType::Custom,
-        }
+        crate::agent_event::status_type(self.kind.as_ref(), self.name.as_deref())
     }
 }
 
@@ -385,25 +378,18 @@ pub struct AgentInfoView<'a> {
 impl ContactEventDetailView<'_> {
     /// As [`crate::ContactEventDetail::event_time`].
     pub fn event_time(&self) -> Option<Timestamp> {
-        use ContactEventType as T;
         let agent = self.agent_info.as_ref();
-        let t = match self.event_type {
-            T::Initiated => self.initiation_timestamp,
-            T::ConnectedToSystem => self.connected_to_system_timestamp,
-            T::Queued => self
-                .queue_info
-                .as_ref()
-                .and_then(|q| q.enqueue_timestamp.and_then(Timestamp::get)),
-            T::ConnectedToAgent => {
-                agent.and_then(|a| a.connected_to_agent_timestamp.and_then(Timestamp::get))
-            }
-            T::Disconnected => self.disconnect_timestamp,
-            T::Completed => agent
-                .and_then(|a| a.after_contact_work_end_timestamp.and_then(Timestamp::get))
-                .or(self.disconnect_timestamp),
-            _ => None,
-        };
-        t.and_then(Timestamp::get)
+        crate::contact_event::event_time(
+            &self.event_type,
+            crate::contact_event::EventTimes {
+                initiation: self.initiation_timestamp,
+                connected_to_system: self.connected_to_system_timestamp,
+                enqueue: self.queue_info.as_ref().and_then(|q| q.enqueue_timestamp),
+                connected_to_agent: agent.and_then(|a| a.connected_to_agent_timestamp),
+                disconnect: self.disconnect_timestamp,
+                acw_end: agent.and_then(|a| a.after_contact_work_end_timestamp),
+            },
+        )
     }
 }
 
