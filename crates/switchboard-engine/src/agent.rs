@@ -10,8 +10,9 @@
 //! whose status is Available but who is on a call is `on_contact`, not `available`.
 
 use serde::{Deserialize, Serialize};
-use switchboard_model::agent_event::{AgentSnapshot, AgentStatusType, ContactState};
-use switchboard_model::{AgentEvent, AgentEventType, Channel, Timestamp};
+use switchboard_model::agent_event::{AgentStatusType, ContactState};
+use switchboard_model::view::{self, AgentEventView, AgentSnapshotView};
+use switchboard_model::{AgentEventType, Channel, Timestamp};
 
 use crate::transition::{Transition, TransitionKind};
 
@@ -121,10 +122,10 @@ pub enum AgentOutcome {
 impl AgentState {
     /// A state for an agent first seen in `event`, from the snapshot that describes the
     /// agent before the event (or the current one for heartbeats and logins).
-    pub fn first_sight(event: &AgentEvent) -> Self {
+    pub fn first_sight(event: &AgentEventView<'_>) -> Self {
         let at = event.event_timestamp;
         let mut state = AgentState {
-            agent_arn: event.agent_arn.clone(),
+            agent_arn: event.agent_arn.to_string(),
             username: None,
             first_name: None,
             last_name: None,
@@ -159,7 +160,7 @@ impl AgentState {
     /// Applies one event, pushing the transitions it implies.
     pub fn apply(
         &mut self,
-        event: &AgentEvent,
+        event: &AgentEventView<'_>,
         id_hash: u64,
         out: &mut Vec<Transition>,
     ) -> AgentOutcome {
@@ -198,39 +199,43 @@ impl AgentState {
         AgentOutcome::Applied
     }
 
-    fn take_configuration(&mut self, snap: &AgentSnapshot) {
+    fn take_configuration(&mut self, snap: &AgentSnapshotView<'_>) {
         let Some(cfg) = &snap.configuration else {
             return;
         };
-        if cfg.username.is_some() {
-            self.username.clone_from(&cfg.username);
-        }
-        if cfg.first_name.is_some() {
-            self.first_name.clone_from(&cfg.first_name);
-        }
-        if cfg.last_name.is_some() {
-            self.last_name.clone_from(&cfg.last_name);
-        }
+        // Compared before copied: the configuration rarely changes, and most events
+        // then allocate nothing here.
+        set(&mut self.username, &cfg.username);
+        set(&mut self.first_name, &cfg.first_name);
+        set(&mut self.last_name, &cfg.last_name);
         if let Some(rp) = &cfg.routing_profile {
-            if rp.name.is_some() {
-                self.routing_profile.clone_from(&rp.name);
-            }
+            set(&mut self.routing_profile, &rp.name);
             if let Some(queues) = &rp.inbound_queues {
                 let names = queues
                     .iter()
                     .filter(|q| !q.is_agent_queue())
-                    .filter_map(|q| q.name.clone());
-                self.queues = names.collect();
+                    .filter_map(|q| q.name.as_deref());
+                if !names.clone().eq(self.queues.iter().map(String::as_str)) {
+                    self.queues = names.map(str::to_owned).collect();
+                }
             }
         }
         if let Some(groups) = &cfg.hierarchy_groups {
-            self.hierarchy = groups.levels().filter_map(|g| g.name.clone()).collect();
+            let names = || groups.levels().filter_map(|g| g.name.as_deref());
+            if !names().eq(self.hierarchy.iter().map(String::as_str)) {
+                self.hierarchy = names().map(str::to_owned).collect();
+            }
         }
     }
 
     /// Moves the state to `snap` (the current snapshot; `None` means no contacts and no
     /// status information, as a LOGOUT may carry).
-    fn sync(&mut self, snap: Option<&AgentSnapshot>, at: Timestamp, out: &mut Vec<Transition>) {
+    fn sync(
+        &mut self,
+        snap: Option<&AgentSnapshotView<'_>>,
+        at: Timestamp,
+        out: &mut Vec<Transition>,
+    ) {
         if let Some(snap) = snap {
             self.take_configuration(snap);
             if let Some(status) = status_of(snap) {
@@ -248,13 +253,12 @@ impl AgentState {
                 self.status = Some(status);
             }
         }
-        let empty = Vec::new();
-        let current = snap.and_then(|s| s.contacts.as_ref()).unwrap_or(&empty);
+        let current = snap.map(|s| s.contacts()).unwrap_or(&[]);
 
         // Contacts that are gone: ACW cleared (or a contact that ended without ACW).
         let mut kept = Vec::with_capacity(current.len());
         for old in std::mem::take(&mut self.contacts) {
-            if current.iter().any(|c| c.contact_id == old.contact_id) {
+            if current.iter().any(|c| *c.contact_id == *old.contact_id) {
                 kept.push(old);
                 continue;
             }
@@ -282,7 +286,7 @@ impl AgentState {
             let idx = self
                 .contacts
                 .iter()
-                .position(|v| v.contact_id == c.contact_id);
+                .position(|v| *v.contact_id == *c.contact_id);
             let Some(idx) = idx else {
                 let view = contact_view(c, at);
                 self.enter(None, &new_state, &view, at, out);
@@ -315,9 +319,7 @@ impl AgentState {
                 view.connected_at = c.connected_to_agent_timestamp;
             }
             if let Some(q) = &c.queue {
-                if q.name.is_some() {
-                    view.queue.clone_from(&q.name);
-                }
+                set(&mut view.queue, &q.name);
             }
             self.enter(Some(&old_state), &new_state, &view, at, out);
             self.contacts[idx] = view;
@@ -452,9 +454,9 @@ impl AgentState {
     }
 }
 
-fn status_of(snap: &AgentSnapshot) -> Option<StatusView> {
+fn status_of(snap: &AgentSnapshotView<'_>) -> Option<StatusView> {
     let s = snap.agent_status.as_ref()?;
-    let name = s.name.clone()?;
+    let name = s.name.as_deref()?.to_owned();
     let kind = match s.effective_type() {
         AgentStatusType::Routable => "ROUTABLE".to_owned(),
         AgentStatusType::Offline => "OFFLINE".to_owned(),
@@ -468,12 +470,21 @@ fn status_of(snap: &AgentSnapshot) -> Option<StatusView> {
     })
 }
 
-fn contact_view(c: &switchboard_model::AgentContact, at: Timestamp) -> AgentContactView {
+/// Copies `value` into `slot` if it is set and differs (no allocation when equal).
+fn set(slot: &mut Option<String>, value: &Option<view::Str<'_>>) {
+    if let Some(v) = value.as_deref() {
+        if slot.as_deref() != Some(v) {
+            *slot = Some(v.to_owned());
+        }
+    }
+}
+
+fn contact_view(c: &view::AgentContactView<'_>, at: Timestamp) -> AgentContactView {
     AgentContactView {
-        contact_id: c.contact_id.clone(),
-        initial_contact_id: c.initial_contact_id.clone(),
+        contact_id: c.contact_id.to_string(),
+        initial_contact_id: view::owned(&c.initial_contact_id),
         channel: c.channel.clone(),
-        queue: c.queue.as_ref().and_then(|q| q.name.clone()),
+        queue: c.queue.as_ref().and_then(|q| view::owned(&q.name)),
         state: c
             .state
             .clone()

@@ -12,7 +12,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use switchboard_model::{ContactEvent, ContactEventType, ContactRecord, Timestamp};
+use switchboard_model::view::{ContactEventView, ContactRecordView};
+use switchboard_model::{ContactEventType, Timestamp};
 
 use crate::transition::{Transition, TransitionKind};
 
@@ -219,7 +220,7 @@ impl ContactTimeline {
     /// Applies a contact event (deduped by `id_hash`).
     pub fn apply_event(
         &mut self,
-        ev: &ContactEvent,
+        ev: &ContactEventView<'_>,
         id_hash: u64,
         queue_name: Option<String>,
         out: &mut Vec<Trigger>,
@@ -233,33 +234,27 @@ impl ContactTimeline {
         fill(
             &mut self.initial_contact_id,
             d.initial_contact_id
-                .as_ref()
-                .filter(|s| **s != d.contact_id),
+                .as_deref()
+                .filter(|s| *s != &*d.contact_id),
         );
         fill(
             &mut self.previous_contact_id,
-            d.previous_contact_id.as_ref(),
+            d.previous_contact_id.as_deref(),
         );
-        fill(
-            &mut self.channel,
-            d.channel.as_ref().map(|c| c.as_str().to_owned()).as_ref(),
-        );
+        fill(&mut self.channel, d.channel.as_ref().map(|c| c.as_str()));
         fill(
             &mut self.initiation_method,
-            d.initiation_method
-                .as_ref()
-                .map(|m| m.as_str().to_owned())
-                .as_ref(),
+            d.initiation_method.as_ref().map(|m| m.as_str()),
         );
         if self.initiated_at.is_none() {
             self.initiated_at = d.initiation_timestamp.and_then(Timestamp::get);
         }
         if let Some(q) = &d.queue_info {
-            fill(&mut self.queue_arn, q.queue_arn.as_ref());
+            fill(&mut self.queue_arn, q.queue_arn.as_deref());
         }
-        fill(&mut self.queue, queue_name.as_ref());
+        fill(&mut self.queue, queue_name.as_deref());
         if let Some(a) = &d.agent_info {
-            fill(&mut self.agent_arn, a.agent_arn.as_ref());
+            fill(&mut self.agent_arn, a.agent_arn.as_deref());
         }
         let event = event_name(&d.event_type);
         let mut entry = TimelineEntry {
@@ -299,8 +294,8 @@ impl ContactTimeline {
 
     /// Adds an agent transition about this contact.
     pub fn apply_transition(&mut self, t: &Transition, out: &mut Vec<Trigger>) {
-        fill(&mut self.channel, t.channel.as_ref());
-        fill(&mut self.queue, t.queue.as_ref());
+        fill(&mut self.channel, t.channel.as_deref());
+        fill(&mut self.queue, t.queue.as_deref());
         match t.kind {
             TransitionKind::ContactConnected => {
                 self.agent_arn = Some(t.agent_arn.clone());
@@ -334,7 +329,11 @@ impl ContactTimeline {
     /// Applies a contact record. Returns `Duplicate` for a copy no newer than the one
     /// held (by `LastUpdateTimestamp`); a newer copy replaces the attributes and adds a
     /// `record_updated` entry without firing again.
-    pub fn apply_record(&mut self, r: &ContactRecord, out: &mut Vec<Trigger>) -> ContactOutcome {
+    pub fn apply_record(
+        &mut self,
+        r: &ContactRecordView<'_>,
+        out: &mut Vec<Trigger>,
+    ) -> ContactOutcome {
         if self
             .record_updated_at
             .is_some_and(|t| r.last_update_timestamp <= t)
@@ -346,29 +345,35 @@ impl ContactTimeline {
         fill(
             &mut self.initial_contact_id,
             r.initial_contact_id
-                .as_ref()
-                .filter(|s| **s != r.contact_id),
+                .as_deref()
+                .filter(|s| *s != &*r.contact_id),
         );
         fill(
             &mut self.previous_contact_id,
-            r.previous_contact_id.as_ref(),
+            r.previous_contact_id.as_deref(),
         );
-        self.next_contact_id = r.next_contact_id.clone().or(self.next_contact_id.take());
+        self.next_contact_id =
+            switchboard_model::view::owned(&r.next_contact_id).or(self.next_contact_id.take());
         self.channel = Some(r.channel.as_str().to_owned());
         self.initiation_method = Some(r.initiation_method.as_str().to_owned());
         self.initiated_at = self.initiated_at.or(Some(r.initiation_timestamp));
         if let Some(q) = &r.queue {
-            fill(&mut self.queue, q.name.as_ref());
-            fill(&mut self.queue_arn, q.arn.as_ref());
+            fill(&mut self.queue, q.name.as_deref());
+            fill(&mut self.queue_arn, q.arn.as_deref());
             self.queued_at = self.queued_at.or(q.enqueue_timestamp);
         }
         if let Some(a) = &r.agent {
-            fill(&mut self.agent_arn, a.arn.as_ref());
-            fill(&mut self.agent_username, a.username.as_ref());
+            fill(&mut self.agent_arn, a.arn.as_deref());
+            fill(&mut self.agent_username, a.username.as_deref());
             self.connected_at = self.connected_at.or(a.connected_to_agent_timestamp);
         }
         self.disconnected_at = self.disconnected_at.or(r.disconnect_timestamp);
-        self.attributes = r.attributes.clone().unwrap_or_default();
+        self.attributes = r
+            .attributes
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         self.advance(ContactPhase::Completed);
         let at = r.last_update_timestamp;
         if first {
@@ -396,11 +401,11 @@ impl ContactTimeline {
     }
 }
 
-fn fill(slot: &mut Option<String>, value: Option<&String>) {
+fn fill(slot: &mut Option<String>, value: Option<&str>) {
     if slot.is_none() {
         if let Some(v) = value {
             if !v.is_empty() {
-                *slot = Some(v.clone());
+                *slot = Some(v.to_owned());
             }
         }
     }

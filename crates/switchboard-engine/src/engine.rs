@@ -7,10 +7,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use switchboard_model::{
-    AgentEvent, ContactEvent, ContactEventType, ContactRecord, Record, Timestamp,
-};
+use switchboard_model::view::{AgentEventView, ContactEventView, ContactRecordView, RecordView};
+use switchboard_model::{ContactEventType, Record, RecordKind, Timestamp};
 
 use crate::agent::{AgentOutcome, AgentState, EffectiveState};
 use crate::alerts::{AlertConfig, AlertContext, AlertEvent, AlertKind, Alerts, Watch};
@@ -124,7 +124,7 @@ pub struct Changes {
     /// Deltas to add to the stored metric cells.
     pub metric_deltas: BTreeMap<MetricKey, MetricCell>,
     /// Contact records accepted (new, or newer than the copy held).
-    pub records: Vec<ContactRecord>,
+    pub records: Vec<AcceptedRecord>,
     pub dirty_agents: BTreeSet<String>,
     pub dirty_contacts: BTreeSet<String>,
 }
@@ -152,6 +152,15 @@ impl Changes {
             && self.dirty_agents.is_empty()
             && self.dirty_contacts.is_empty()
     }
+}
+
+/// A contact record the engine accepted, as the store keeps it: its original bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptedRecord {
+    pub contact_id: String,
+    pub last_update_timestamp: Timestamp,
+    /// The record exactly as it arrived.
+    pub raw: Bytes,
 }
 
 /// The engine.
@@ -230,12 +239,29 @@ impl Engine {
         &self.config
     }
 
-    /// Applies one record.
+    /// Applies one record made in memory (tests, the simulator): it goes through its
+    /// JSON form and [`Engine::apply_view`], as a decoded record does.
     pub fn apply(&mut self, record: &Record) -> Applied {
-        let applied = match record {
-            Record::AgentEvent(e) => self.apply_agent_event(e),
-            Record::ContactEvent(e) => self.apply_contact_event(e),
-            Record::ContactRecord(r) => self.apply_record(r),
+        let raw = Bytes::from(serde_json::to_vec(record).unwrap_or_default());
+        let detail_only = matches!(record, Record::ContactEvent(e) if e.detail_only);
+        match RecordView::parse(record.kind(), detail_only, &raw) {
+            Ok(view) => self.apply_view(&view, &raw),
+            // A model always re-reads as its view: its required fields are the view's.
+            Err(_) => {
+                self.meta.counters.duplicates += 1;
+                Applied::Duplicate
+            }
+        }
+    }
+
+    /// Applies one record: the fields the engine reads (`view`) and its original bytes
+    /// (`raw`, kept for a contact record).
+    pub fn apply_view(&mut self, view: &RecordView<'_>, raw: &Bytes) -> Applied {
+        debug_assert!(view.kind() != RecordKind::ContactRecord || !raw.is_empty());
+        let applied = match view {
+            RecordView::AgentEvent(e) => self.apply_agent_event(e),
+            RecordView::ContactEvent(e) => self.apply_contact_event(e),
+            RecordView::ContactRecord(r) => self.apply_record(r, raw),
         };
         match applied {
             Applied::Duplicate => self.meta.counters.duplicates += 1,
@@ -245,16 +271,20 @@ impl Engine {
         applied
     }
 
-    fn apply_agent_event(&mut self, e: &AgentEvent) -> Applied {
+    fn apply_agent_event(&mut self, e: &AgentEventView<'_>) -> Applied {
         self.meta.counters.agent_events += 1;
         // Conditions that outlasted their threshold before this event raise first: the
         // event may be the one that ends them.
         self.advance_clock(Stream::Agent, e.event_timestamp);
         self.learn_queue_names(e);
-        let agent = self
-            .agents
-            .entry(e.agent_arn.clone())
-            .or_insert_with(|| Box::new(AgentState::first_sight(e)));
+        let arn: &str = &e.agent_arn;
+        if !self.agents.contains_key(arn) {
+            let state = Box::new(AgentState::first_sight(e));
+            self.agents.insert(arn.to_owned(), state);
+        }
+        let Some(agent) = self.agents.get_mut(arn) else {
+            return Applied::Stale;
+        };
         let mut transitions = std::mem::take(&mut self.scratch);
         let outcome = agent.apply(e, id_hash(&e.event_id), &mut transitions);
         match outcome {
@@ -270,7 +300,9 @@ impl Engine {
         }
         let at = e.event_timestamp;
         let watches = agent_watches(agent);
-        self.changes.dirty_agents.insert(e.agent_arn.clone());
+        if !self.changes.dirty_agents.contains(arn) {
+            self.changes.dirty_agents.insert(arn.to_owned());
+        }
         self.meta.counters.transitions += transitions.len() as u64;
         for t in transitions.drain(..) {
             if let Some(cid) = &t.contact_id {
@@ -287,7 +319,7 @@ impl Engine {
 
         self.meta.alerts.set_conditions(
             &self.config.alerts,
-            &e.agent_arn,
+            arn,
             watches,
             at,
             &mut self.changes.alerts,
@@ -295,7 +327,7 @@ impl Engine {
         Applied::Applied
     }
 
-    fn learn_queue_names(&mut self, e: &AgentEvent) {
+    fn learn_queue_names(&mut self, e: &AgentEventView<'_>) {
         // One snapshot's routing profile is enough: both snapshots carry the same one
         // unless it just changed, and then the next event brings it again.
         let profile = [&e.current, &e.previous]
@@ -310,31 +342,32 @@ impl Engine {
             .chain(rp.default_outbound_queue.iter());
         for q in queues {
             if let (Some(arn), Some(name)) = (&q.arn, &q.name) {
-                if !self.meta.queue_names.contains_key(arn) {
-                    self.meta.queue_names.insert(arn.clone(), name.clone());
+                if !self.meta.queue_names.contains_key(arn.as_str()) {
+                    self.meta
+                        .queue_names
+                        .insert(arn.to_string(), name.to_string());
                 }
             }
         }
     }
 
-    fn apply_contact_event(&mut self, e: &ContactEvent) -> Applied {
+    fn apply_contact_event(&mut self, e: &ContactEventView<'_>) -> Applied {
         self.meta.counters.contact_events += 1;
         let d = &e.detail;
-        let queue_arn = d.queue_info.as_ref().and_then(|q| q.queue_arn.clone());
-        let queue_name = queue_arn.as_ref().map(|arn| self.queue_name(arn));
+        let queue_arn = d.queue_info.as_ref().and_then(|q| q.queue_arn.as_deref());
+        let queue_name = queue_arn.map(|arn| self.queue_name(arn));
         let at = d.event_time().or(e.time);
         if let Some(at) = at {
             self.advance_clock(Stream::Contact, at);
         }
-        let timeline = self
-            .contacts
-            .entry(d.contact_id.clone())
-            .or_insert_with(|| {
-                Box::new(ContactTimeline::new(
-                    &d.contact_id,
-                    at.unwrap_or(Timestamp::from_millis(0)),
-                ))
-            });
+        let cid: &str = &d.contact_id;
+        if !self.contacts.contains_key(cid) {
+            let timeline = ContactTimeline::new(cid, at.unwrap_or(Timestamp::from_millis(0)));
+            self.contacts.insert(cid.to_owned(), Box::new(timeline));
+        }
+        let Some(timeline) = self.contacts.get_mut(cid) else {
+            return Applied::Duplicate;
+        };
         let outcome = timeline.apply_event(
             e,
             id_hash(&e.dedupe_key()),
@@ -346,7 +379,9 @@ impl Engine {
         }
         let phase = timeline.phase;
         let queue = timeline.queue.clone().or(queue_name);
-        self.changes.dirty_contacts.insert(d.contact_id.clone());
+        if !self.changes.dirty_contacts.contains(cid) {
+            self.changes.dirty_contacts.insert(cid.to_owned());
+        }
 
         // Live queue: who is waiting where.
         if let Some(queue) = queue {
@@ -360,16 +395,14 @@ impl Engine {
                         .and_then(|q| q.enqueue_timestamp.and_then(Timestamp::get))
                         .or(at)
                         .unwrap_or(Timestamp::from_millis(0));
-                    if !waiting.iter().any(|w| w.contact_id == d.contact_id) {
+                    if !waiting.iter().any(|w| w.contact_id == cid) {
                         waiting.push(Waiting {
-                            contact_id: d.contact_id.clone(),
+                            contact_id: cid.to_owned(),
                             since,
                         });
                     }
                 }
-                _ if phase > ContactPhase::Queued => {
-                    waiting.retain(|w| w.contact_id != d.contact_id)
-                }
+                _ if phase > ContactPhase::Queued => waiting.retain(|w| w.contact_id != cid),
                 _ => {}
             }
             if waiting.len() != before {
@@ -398,21 +431,25 @@ impl Engine {
         Applied::Applied
     }
 
-    fn apply_record(&mut self, r: &ContactRecord) -> Applied {
+    fn apply_record(&mut self, r: &ContactRecordView<'_>, raw: &Bytes) -> Applied {
         self.meta.counters.contact_records += 1;
         if let Some(q) = &r.queue {
             if let (Some(arn), Some(name)) = (&q.arn, &q.name) {
-                if !self.meta.queue_names.contains_key(arn) {
-                    self.meta.queue_names.insert(arn.clone(), name.clone());
+                if !self.meta.queue_names.contains_key(arn.as_str()) {
+                    self.meta
+                        .queue_names
+                        .insert(arn.to_string(), name.to_string());
                 }
             }
         }
-        let timeline = self
-            .contacts
-            .entry(r.contact_id.clone())
-            .or_insert_with(|| {
-                Box::new(ContactTimeline::new(&r.contact_id, r.last_update_timestamp))
-            });
+        let cid: &str = &r.contact_id;
+        if !self.contacts.contains_key(cid) {
+            let timeline = ContactTimeline::new(cid, r.last_update_timestamp);
+            self.contacts.insert(cid.to_owned(), Box::new(timeline));
+        }
+        let Some(timeline) = self.contacts.get_mut(cid) else {
+            return Applied::Duplicate;
+        };
         let previous = timeline.record_summary.take();
         let mut triggers = std::mem::take(&mut self.triggers_scratch);
         if timeline.apply_record(r, &mut triggers) == ContactOutcome::Duplicate {
@@ -434,8 +471,12 @@ impl Engine {
         timeline.record_summary = Some(Box::new(summary));
         self.changes.triggers.append(&mut triggers);
         self.triggers_scratch = triggers;
-        self.changes.records.push(r.clone());
-        self.changes.dirty_contacts.insert(r.contact_id.clone());
+        self.changes.records.push(AcceptedRecord {
+            contact_id: cid.to_owned(),
+            last_update_timestamp: r.last_update_timestamp,
+            raw: raw.clone(),
+        });
+        self.changes.dirty_contacts.insert(cid.to_owned());
         Applied::Applied
     }
 

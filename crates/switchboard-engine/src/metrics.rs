@@ -10,7 +10,8 @@
 //! historical reports use them), and they carry the durations.
 
 use serde::{Deserialize, Serialize};
-use switchboard_model::{ContactRecord, Timestamp};
+use switchboard_model::view::{self, ContactRecordView};
+use switchboard_model::Timestamp;
 
 /// Width of a stored cell.
 pub const CELL_MS: i64 = 15 * 60 * 1000;
@@ -132,17 +133,17 @@ pub struct RecordSummary {
 }
 
 impl RecordSummary {
-    pub fn of(r: &ContactRecord) -> Self {
+    pub fn of(r: &ContactRecordView<'_>) -> Self {
         let agent = r.agent.as_ref();
         let queue = r.queue.as_ref();
         RecordSummary {
-            queue: queue.and_then(|q| q.name.clone()),
+            queue: queue.and_then(|q| view::owned(&q.name)),
             enqueued_at: queue.and_then(|q| q.enqueue_timestamp),
             queue_s: queue.and_then(|q| {
                 q.duration
                     .or_else(|| Some(q.dequeue_timestamp?.secs() - q.enqueue_timestamp?.secs()))
             }),
-            agent_arn: agent.and_then(|a| a.arn.clone()),
+            agent_arn: agent.and_then(|a| view::owned(&a.arn)),
             connected_at: agent.and_then(|a| a.connected_to_agent_timestamp),
             talk_s: agent
                 .and_then(|a| a.agent_interaction_duration)

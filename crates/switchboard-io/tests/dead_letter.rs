@@ -326,8 +326,8 @@ async fn a_dead_letter_file_decodes_again_into_the_original_records() {
         one.unwrap()
     };
     assert_eq!(
-        serde_json::to_value(&records[0].record).unwrap(),
-        serde_json::to_value(&direct.record).unwrap()
+        serde_json::to_value(records[0].record().unwrap()).unwrap(),
+        serde_json::to_value(direct.record().unwrap()).unwrap()
     );
     // The garbage and the transition are not Connect records: they stay errors.
     assert_eq!(errors.len(), 2, "{errors:?}");

@@ -119,7 +119,7 @@ print(url)
     let mut types: Vec<String> = r
         .records()
         .iter()
-        .map(|d| match &d.record {
+        .map(|d| match &d.record().unwrap() {
             Record::ContactEvent(e) => e.detail.event_type.as_str().to_owned(),
             other => panic!("not a contact event: {:?}", other.kind()),
         })

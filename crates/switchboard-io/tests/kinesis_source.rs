@@ -72,7 +72,8 @@ fn pipeline(seen: Arc<Mutex<Seen>>) -> mpsc::Sender<(String, Delivery)> {
                             s.undecoded += 1;
                             continue;
                         };
-                        let (key, i) = decoded.record.id().rsplit_once('#').unwrap();
+                        let record = decoded.record().unwrap();
+                        let (key, i) = record.id().rsplit_once('#').unwrap();
                         let i: usize = i.parse().unwrap();
                         let next = s.next.entry(key.to_string()).or_default();
                         if i < *next {

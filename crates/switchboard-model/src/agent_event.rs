@@ -167,14 +167,20 @@ impl AgentStatus {
     /// every published sample): `Available` is routable, `Offline` is offline, anything
     /// else is custom.
     pub fn effective_type(&self) -> AgentStatusType {
-        if let Some(t) = &self.kind {
-            return t.clone();
-        }
-        match self.name.as_deref() {
-            Some(n) if n.eq_ignore_ascii_case("Available") => AgentStatusType::Routable,
-            Some(n) if n.eq_ignore_ascii_case("Offline") => AgentStatusType::Offline,
-            _ => AgentStatusType::Custom,
-        }
+        status_type(self.kind.as_ref(), self.name.as_deref())
+    }
+}
+
+/// A status's type as given, or inferred from its name (see
+/// [`AgentStatus::effective_type`]).
+pub(crate) fn status_type(kind: Option<&AgentStatusType>, name: Option<&str>) -> AgentStatusType {
+    if let Some(t) = kind {
+        return t.clone();
+    }
+    match name {
+        Some(n) if n.eq_ignore_ascii_case("Available") => AgentStatusType::Routable,
+        Some(n) if n.eq_ignore_ascii_case("Offline") => AgentStatusType::Offline,
+        _ => AgentStatusType::Custom,
     }
 }
 

@@ -194,25 +194,18 @@ impl ContactEventDetail {
     /// When the event happened, from the timestamp that matches its type. Contact events
     /// carry no event time of their own; the envelope `time` has only second precision.
     pub fn event_time(&self) -> Option<Timestamp> {
-        use ContactEventType as T;
         let agent = self.agent_info.as_ref();
-        let t = match self.event_type {
-            T::Initiated => self.initiation_timestamp,
-            T::ConnectedToSystem => self.connected_to_system_timestamp,
-            T::Queued => self
-                .queue_info
-                .as_ref()
-                .and_then(|q| q.enqueue_timestamp.and_then(Timestamp::get)),
-            T::ConnectedToAgent => {
-                agent.and_then(|a| a.connected_to_agent_timestamp.and_then(Timestamp::get))
-            }
-            T::Disconnected => self.disconnect_timestamp,
-            T::Completed => agent
-                .and_then(|a| a.after_contact_work_end_timestamp.and_then(Timestamp::get))
-                .or(self.disconnect_timestamp),
-            _ => None,
-        };
-        t.and_then(Timestamp::get)
+        event_time(
+            &self.event_type,
+            EventTimes {
+                initiation: self.initiation_timestamp,
+                connected_to_system: self.connected_to_system_timestamp,
+                enqueue: self.queue_info.as_ref().and_then(|q| q.enqueue_timestamp),
+                connected_to_agent: agent.and_then(|a| a.connected_to_agent_timestamp),
+                disconnect: self.disconnect_timestamp,
+                acw_end: agent.and_then(|a| a.after_contact_work_end_timestamp),
+            },
+        )
     }
 
     /// The first contact of this contact's transfer chain (itself if none).
@@ -222,6 +215,31 @@ impl ContactEventDetail {
             .filter(|s| !s.is_empty())
             .unwrap_or(&self.contact_id)
     }
+}
+
+/// The timestamps of a contact event's detail an event time can come from.
+pub(crate) struct EventTimes {
+    pub(crate) initiation: Option<Timestamp>,
+    pub(crate) connected_to_system: Option<Timestamp>,
+    pub(crate) enqueue: Option<Timestamp>,
+    pub(crate) connected_to_agent: Option<Timestamp>,
+    pub(crate) disconnect: Option<Timestamp>,
+    pub(crate) acw_end: Option<Timestamp>,
+}
+
+/// The time a contact event of `kind` happened (shared by the model and the view).
+pub(crate) fn event_time(kind: &ContactEventType, t: EventTimes) -> Option<Timestamp> {
+    use ContactEventType as T;
+    let time = match kind {
+        T::Initiated => t.initiation,
+        T::ConnectedToSystem => t.connected_to_system,
+        T::Queued => t.enqueue.and_then(Timestamp::get),
+        T::ConnectedToAgent => t.connected_to_agent.and_then(Timestamp::get),
+        T::Disconnected => t.disconnect,
+        T::Completed => t.acw_end.and_then(Timestamp::get).or(t.disconnect),
+        _ => None,
+    };
+    time.and_then(Timestamp::get)
 }
 
 /// `queueInfo`: absent for outbound contacts.

@@ -16,6 +16,7 @@ mod open_enum;
 pub mod record;
 pub mod seq;
 pub mod time;
+pub mod view;
 
 pub use agent_event::{AgentContact, AgentEvent, AgentEventType, AgentSnapshot, ContactState};
 pub use common::{Channel, DisconnectReason, Extra, InitiationMethod};
@@ -25,3 +26,4 @@ pub use decode::{DecodeError, Decoded, Decoder, Format, Source};
 pub use record::{Record, RecordError, RecordKind};
 pub use seq::SequenceNumber;
 pub use time::Timestamp;
+pub use view::RecordView;

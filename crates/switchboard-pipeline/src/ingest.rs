@@ -36,7 +36,7 @@ use anyhow::Context;
 use switchboard_io::delivery::Partition;
 use switchboard_io::{Ack, AckError, Delivery, DeliveryReceiver};
 use switchboard_model::decode::DecodeError;
-use switchboard_model::{Record, RecordKind, Timestamp};
+use switchboard_model::{RecordKind, RecordView, Timestamp};
 use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::pipeline::Pipeline;
@@ -309,15 +309,28 @@ impl Ingest {
         for item in items {
             match item {
                 Ok(decoded) => {
+                    // Parsed once, here; the engine reads it borrowed from the bytes.
+                    let view = match decoded.view() {
+                        Ok(view) => view,
+                        Err(e) => {
+                            let error = DecodeError {
+                                source: decoded.source.clone(),
+                                reason: e.to_string(),
+                                raw: decoded.raw.to_vec(),
+                            };
+                            self.bad(&source, &error);
+                            continue;
+                        }
+                    };
                     if let Some(p) = &partition {
-                        if let Err(e) = self.refresh(p, &decoded.record) {
+                        if let Err(e) = self.refresh(p, &view) {
                             // The store is unreachable: apply on what the engine knows;
                             // the commit will most likely fail too and the delivery come
                             // again.
                             tracing::warn!(error = %format!("{e:#}"), "cannot refresh an agent");
                         }
                     }
-                    self.pipeline.apply_decoded(&decoded);
+                    self.pipeline.apply_view(&view, &decoded);
                     self.summary.records += 1;
                     *self.summary.by_kind.entry(decoded.kind).or_default() += 1;
                     self.pending += 1;
@@ -339,20 +352,20 @@ impl Ingest {
 
     /// Reloads the agent of `record` (or what the store knows of a contact record's
     /// contact) from the store the first time it shows in this epoch of partition `p`.
-    fn refresh(&mut self, p: &Partition, record: &Record) -> anyhow::Result<()> {
+    fn refresh(&mut self, p: &Partition, record: &RecordView<'_>) -> anyhow::Result<()> {
         let subject = match record {
-            Record::AgentEvent(event) => event.agent_arn.clone(),
-            Record::ContactRecord(r) => format!("contact {}", r.contact_id),
-            Record::ContactEvent(_) => return Ok(()),
+            RecordView::AgentEvent(event) => event.agent_arn.to_string(),
+            RecordView::ContactRecord(r) => format!("contact {}", r.contact_id),
+            RecordView::ContactEvent(_) => return Ok(()),
         };
         let key = (p.key.clone(), p.epoch, subject);
         if self.refreshed.contains(&key) {
             return Ok(());
         }
         match record {
-            Record::AgentEvent(event) => self.pipeline.refresh_agent(&event.agent_arn)?,
-            Record::ContactRecord(r) => self.pipeline.refresh_contact_record(&r.contact_id)?,
-            Record::ContactEvent(_) => {}
+            RecordView::AgentEvent(event) => self.pipeline.refresh_agent(&event.agent_arn)?,
+            RecordView::ContactRecord(r) => self.pipeline.refresh_contact_record(&r.contact_id)?,
+            RecordView::ContactEvent(_) => {}
         }
         self.refreshed.insert(key);
         Ok(())
@@ -642,7 +655,7 @@ mod tests {
         let mut once = SqliteStore::open(&dir.path().join("once.db")).unwrap();
         let mut engine = switchboard_engine::Engine::new(EngineConfig::default());
         for e in &events {
-            engine.apply(&e.record);
+            engine.apply_view(&e.view().unwrap(), &e.raw);
         }
         let changes = engine.take_changes();
         once.commit(&Batch::new(&engine, &changes, &Positions::new()))
@@ -664,8 +677,8 @@ mod tests {
     fn a_revoked_partition_is_not_applied_and_a_new_epoch_reloads_its_agents() {
         let h = Harness::new();
         let events = agent_events();
-        let arn = match &events[0].record {
-            Record::AgentEvent(e) => e.agent_arn.clone(),
+        let arn = match events[0].view().unwrap() {
+            RecordView::AgentEvent(e) => e.agent_arn.to_string(),
             _ => unreachable!(),
         };
         let (tx, thread) = h.start();
@@ -681,7 +694,7 @@ mod tests {
         let mut other = h.store();
         let mut engine = switchboard_engine::Engine::new(EngineConfig::default());
         for e in &events {
-            engine.apply(&e.record);
+            engine.apply_view(&e.view().unwrap(), &e.raw);
         }
         let changes = engine.take_changes();
         other

@@ -30,8 +30,8 @@ use switchboard_engine::{
 };
 use switchboard_io::sinks::dead_letter::DeadLetter;
 use switchboard_io::sinks::ItemKind;
-use switchboard_model::decode::{DecodeError, Decoded};
-use switchboard_model::{Record, Timestamp};
+use switchboard_model::decode::{DecodeError, Decoded, Source};
+use switchboard_model::{Record, RecordError, RecordView, Timestamp};
 use switchboard_store::{Batch, MetricQuery, OutboxEntry, Positions, Store};
 use switchboard_telemetry as telemetry;
 
@@ -185,26 +185,34 @@ impl Pipeline {
         self.hooks.push(hook);
     }
 
-    /// Applies one record and publishes what it changed. Without the record's original
-    /// bytes, a rule that routes records gets it re-serialized: prefer
+    /// Applies one record made in memory (the simulator's) and publishes what it changed;
+    /// a rule that routes records gets its JSON encoding. Decoded records go through
     /// [`Pipeline::apply_decoded`].
     pub fn apply(&mut self, record: &Record) -> Applied {
-        self.apply_inner(record, None)
+        let decoded = Decoded::from_record(record, Source::default());
+        match decoded.view() {
+            Ok(view) => self.apply_view(&view, &decoded),
+            // A model always re-reads as its view (its required fields are the view's).
+            Err(_) => Applied::Duplicate,
+        }
     }
 
-    /// Applies one decoded record; routes it with its original bytes (a record without
-    /// them, as a simulator makes, is routed re-serialized).
-    pub fn apply_decoded(&mut self, decoded: &Decoded) -> Applied {
-        let raw = Some(decoded).filter(|d| !d.raw.is_empty());
-        self.apply_inner(&decoded.record, raw)
+    /// Applies one decoded record: parses the fields the engine reads from its bytes
+    /// (borrowed, once), applies them and publishes what changed; rules that route records
+    /// get the original bytes. `Err` when those fields do not parse: the record is bad,
+    /// and the caller dead-letters it.
+    pub fn apply_decoded(&mut self, decoded: &Decoded) -> Result<Applied, RecordError> {
+        let view = decoded.view()?;
+        Ok(self.apply_view(&view, decoded))
     }
 
-    fn apply_inner(&mut self, record: &Record, decoded: Option<&Decoded>) -> Applied {
-        let source = telemetry::source::of(record.kind());
+    /// Applies a decoded record whose view the caller already parsed.
+    pub fn apply_view(&mut self, view: &RecordView<'_>, decoded: &Decoded) -> Applied {
+        let source = telemetry::source::of(view.kind());
         telemetry::event_in(source);
         let engine = Arc::clone(&self.engine);
         let mut engine = lock(&engine);
-        let applied = engine.apply(record);
+        let applied = engine.apply_view(view, &decoded.raw);
         match applied {
             Applied::Applied => self.stats.applied += 1,
             Applied::Duplicate => self.stats.duplicates += 1,
@@ -217,26 +225,13 @@ impl Pipeline {
         if applied == Applied::Applied && !self.rules.is_empty() {
             let now = now_ms();
             if self.rules.wants(ItemKind::Record) {
-                let owned;
-                let decoded = match decoded {
-                    Some(d) => d,
-                    None => {
-                        owned = Decoded {
-                            kind: record.kind(),
-                            source: Default::default(),
-                            record: record.clone(),
-                            raw: Bytes::from(serde_json::to_vec(record).unwrap_or_default()),
-                        };
-                        &owned
-                    }
-                };
-                Routable::record(decoded).route(&self.rules, now, &mut self.outbox);
+                Routable::record(decoded, view).route(&self.rules, now, &mut self.outbox);
             }
             route_changes(
                 &self.rules,
                 &engine,
                 &changes,
-                decoded,
+                Some((decoded, view)),
                 now,
                 &mut self.outbox,
             );
@@ -447,7 +442,7 @@ fn route_changes(
     rules: &Rules,
     engine: &Engine,
     changes: &Changes,
-    decoded: Option<&Decoded>,
+    decoded: Option<(&Decoded, &RecordView<'_>)>,
     now: i64,
     out: &mut Vec<OutboxEntry>,
 ) {
@@ -458,16 +453,24 @@ fn route_changes(
     }
     if rules.wants(ItemKind::ContactCompleted) || rules.wants(ItemKind::ContactRecordReady) {
         for trigger in &changes.triggers {
-            let dialled = decoded.and_then(|d| match &d.record {
-                Record::ContactRecord(r) => {
-                    r.system_endpoint.as_ref().and_then(|e| e.address.clone())
+            // The record that made the trigger, if it is this contact's record.
+            let record = decoded.and_then(|(d, view)| match view {
+                RecordView::ContactRecord(r) if *r.contact_id == *trigger.contact_id => {
+                    Some((&d.raw, r))
                 }
+                _ => None,
+            });
+            let dialled = decoded.and_then(|(_, view)| match view {
+                RecordView::ContactRecord(r) => r
+                    .system_endpoint
+                    .as_ref()
+                    .and_then(|e| e.address.as_deref().map(str::to_owned)),
                 _ => None,
             });
             Routable::trigger(
                 trigger,
                 engine.contact(&trigger.contact_id),
-                decoded,
+                record.map(|(raw, _)| raw),
                 dialled,
             )
             .route(rules, now, out);

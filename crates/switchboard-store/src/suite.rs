@@ -124,6 +124,16 @@ pub fn contact_record(id: &str, updated: &str, attr: &str) -> ContactRecord {
     .unwrap()
 }
 
+/// A contact record as the engine hands it to the store (with its bytes).
+pub fn accepted(id: &str, updated: &str, attr: &str) -> switchboard_engine::AcceptedRecord {
+    let record = contact_record(id, updated, attr);
+    switchboard_engine::AcceptedRecord {
+        contact_id: record.contact_id.clone(),
+        last_update_timestamp: record.last_update_timestamp,
+        raw: serde_json::to_vec(&record).unwrap().into(),
+    }
+}
+
 /// A small day: login, a call connected then ended, its record, a re-delivery.
 pub fn day() -> Vec<Record> {
     vec![
@@ -402,14 +412,14 @@ pub fn newest_contact_record_wins_whatever_the_order(open: Open) {
     let timeline = ContactTimeline::new("c-1", ts("2026-01-05T09:00:00Z"));
     // Newest first, then an older copy; and within one batch, an older copy after a newer.
     for records in [
-        vec![contact_record("c-1", "2026-01-05T09:07:00Z", "new")],
+        vec![accepted("c-1", "2026-01-05T09:07:00Z", "new")],
         vec![
-            contact_record("c-1", "2026-01-05T09:06:00Z", "old"),
-            contact_record("c-1", "2026-01-05T09:05:00Z", "older"),
+            accepted("c-1", "2026-01-05T09:06:00Z", "old"),
+            accepted("c-1", "2026-01-05T09:05:00Z", "older"),
         ],
         vec![
-            contact_record("c-2", "2026-01-05T09:09:00Z", "new"),
-            contact_record("c-2", "2026-01-05T09:08:00Z", "old"),
+            accepted("c-2", "2026-01-05T09:09:00Z", "new"),
+            accepted("c-2", "2026-01-05T09:08:00Z", "old"),
         ],
     ] {
         let changes = Changes {
@@ -547,7 +557,7 @@ pub fn dump_is_canonical_and_sees_every_table(open: Open) {
 
     // Any difference shows.
     let changes = Changes {
-        records: vec![contact_record("c-1", "2026-01-05T10:00:00Z", "z")],
+        records: vec![accepted("c-1", "2026-01-05T10:00:00Z", "z")],
         ..Changes::default()
     };
     b.store

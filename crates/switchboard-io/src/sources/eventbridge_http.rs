@@ -275,7 +275,7 @@ async fn handle(
     let mut items = Vec::new();
     Decoder::new(Format::EventBridge).decode_slice(None, &body, &mut |item| {
         match item {
-            Ok(d) if !target.filter.accepts(&d.record) => summary.filtered += 1,
+            Ok(d) if !target.filter.accepts_decoded(&d) => summary.filtered += 1,
             Ok(d) => {
                 summary.accepted += 1;
                 items.push(Ok(d));

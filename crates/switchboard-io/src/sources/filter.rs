@@ -7,7 +7,7 @@
 //! (contact records, agent events) are not contact events and always pass.
 
 use serde::{Deserialize, Serialize};
-use switchboard_model::Record;
+use switchboard_model::{Decoded, Record, RecordView};
 
 /// Which contact events to keep. Event types are compared without regard to case;
 /// unknown types are allowed (Connect adds new ones).
@@ -45,6 +45,18 @@ impl EventTypeFilter {
         match record {
             Record::ContactEvent(e) => self.accepts_type(e.detail.event_type.as_str()),
             Record::ContactRecord(_) | Record::AgentEvent(_) => true,
+        }
+    }
+
+    /// Whether a decoded record passes (read from its view; a contact event whose view
+    /// does not parse passes, to fail where it is applied and be dead-lettered there).
+    pub fn accepts_decoded(&self, decoded: &Decoded) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        match decoded.view() {
+            Ok(RecordView::ContactEvent(e)) => self.accepts_type(e.detail.event_type.as_str()),
+            _ => true,
         }
     }
 

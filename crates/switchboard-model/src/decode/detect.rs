@@ -12,13 +12,14 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{decode_payload, DecodeError, Decoded, Source};
+use super::{decode_payload, DecodeError, Decoded, Nest, Source};
 use crate::contact_event::CONTACT_EVENT_DETAIL_TYPE;
 use crate::envelope::{
     decode_base64, FirehoseErrorRecord, FirehoseHttpRequest, FirehoseTransformRequest,
     KinesisEvent, KinesisRecord, KinesisRecords, SqsEvent, SqsMessage, SqsMessages,
 };
-use crate::record::{Record, RecordError, RecordKind};
+use crate::record::{RecordError, RecordKind};
+use crate::view::RecordView;
 
 /// The layout of the input, when it should not be detected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -341,7 +342,7 @@ pub(crate) fn decode_value(
     bytes: &[u8],
     line: u64,
     src: Source,
-    depth: u8,
+    depth: Nest,
     f: &mut Sink<'_>,
 ) -> ControlFlow<()> {
     if bytes.first() == Some(&b'[') {
@@ -398,13 +399,13 @@ pub(crate) fn decode_value(
     };
 
     match wanted {
-        Shape::Record(kind, enveloped) => match Record::parse_as(kind, enveloped, bytes) {
-            Ok(record) => f(Ok(Decoded {
+        Shape::Record(kind, enveloped) => match validate(depth, kind, enveloped, bytes) {
+            Ok(()) => f(Ok(Decoded::new(
                 kind,
-                source: src,
-                record,
-                raw: bytes::Bytes::copy_from_slice(bytes),
-            })),
+                src,
+                bytes::Bytes::copy_from_slice(bytes),
+                !enveloped && kind == RecordKind::ContactEvent,
+            ))),
             Err(RecordError::Invalid { kind, source }) => fail(
                 f,
                 src,
@@ -417,6 +418,20 @@ pub(crate) fn decode_value(
         Shape::NotData(what) => fail(f, src, bytes, format!("not Connect data: this is {what}")),
         Shape::Unknown => fail(f, src, bytes, unknown_reason(bytes)),
     }
+}
+
+/// Parses what the engine reads of a record (unless the decoder was told not to).
+fn validate(
+    nest: Nest,
+    kind: RecordKind,
+    enveloped: bool,
+    bytes: &[u8],
+) -> Result<(), RecordError> {
+    if nest.validate {
+        let detail_only = !enveloped && kind == RecordKind::ContactEvent;
+        RecordView::parse(kind, detail_only, bytes)?;
+    }
+    Ok(())
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8], what: &str, line: u64) -> Result<T, String> {
@@ -579,7 +594,7 @@ fn decode_envelope(
     bytes: &[u8],
     line: u64,
     src: Source,
-    depth: u8,
+    depth: Nest,
     f: &mut Sink<'_>,
 ) -> ControlFlow<()> {
     let items = match envelope_items(env, bytes, line, &src) {

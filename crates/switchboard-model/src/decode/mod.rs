@@ -19,7 +19,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::record::{Record, RecordKind};
+use serde_json::value::RawValue;
+
+use crate::record::{Record, RecordError, RecordKind};
+use crate::view::RecordView;
 
 pub use detect::Format;
 pub(crate) use detect::Probe;
@@ -98,18 +101,99 @@ impl fmt::Display for Source {
     }
 }
 
-/// A record and where it came from.
-#[derive(Debug, Clone, Serialize)]
+/// A record and where it came from: its kind and its original bytes. What the engine
+/// reads is parsed from those bytes on demand ([`Decoded::view`], borrowed and fast), and
+/// so is the full typed model ([`Decoded::record`]).
+#[derive(Debug, Clone)]
 pub struct Decoded {
     pub kind: RecordKind,
     pub source: Source,
-    pub record: Record,
     /// The record exactly as it arrived (after base64 and gzip): what anything that
     /// re-emits the record writes, so nulls, key order, number formatting and unknown
     /// fields survive byte for byte. For a contact event that came as a bare `detail`,
     /// the `detail` object; otherwise the whole event.
-    #[serde(skip)]
     pub raw: Bytes,
+    /// A contact event that came as its bare `detail` object.
+    pub detail_only: bool,
+}
+
+impl Decoded {
+    /// A decoded record of `kind` from its bytes.
+    pub fn new(kind: RecordKind, source: Source, raw: Bytes, detail_only: bool) -> Self {
+        Self {
+            kind,
+            source,
+            raw,
+            detail_only,
+        }
+    }
+
+    /// A record made in memory (the simulator's), with its serialized bytes as `raw`.
+    pub fn from_record(record: &Record, source: Source) -> Self {
+        let detail_only = matches!(record, Record::ContactEvent(e) if e.detail_only);
+        let raw = serde_json::to_vec(record).unwrap_or_default();
+        Self::new(record.kind(), source, Bytes::from(raw), detail_only)
+    }
+
+    /// The fields the engine reads, borrowed from [`Decoded::raw`].
+    pub fn view(&self) -> Result<RecordView<'_>, RecordError> {
+        RecordView::parse(self.kind, self.detail_only, &self.raw)
+    }
+
+    /// The full typed model, parsed from [`Decoded::raw`] (for the API, rules and sinks
+    /// that transform a record; the engine reads [`Decoded::view`]).
+    pub fn record(&self) -> Result<Record, RecordError> {
+        Record::parse_as(self.kind, !self.detail_only, &self.raw)
+    }
+
+    /// The original bytes as one line of JSON: exactly [`Decoded::raw`], unless it spans
+    /// lines (a pretty-printed record), when the whitespace between tokens is left out
+    /// (everything else, strings, numbers, nulls and key order, stays as it was).
+    pub fn raw_line(&self) -> std::borrow::Cow<'_, [u8]> {
+        one_line(&self.raw)
+    }
+}
+
+/// `bytes` (one JSON value) without newlines: the insignificant whitespace outside strings
+/// is dropped if the value spans lines, otherwise the bytes are returned as they are.
+pub fn one_line(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !bytes.iter().any(|&b| b == b'\n' || b == b'\r') {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `{"kind","source","record"}` with the record's original bytes (on one line).
+impl Serialize for Decoded {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeStruct};
+        let line = self.raw_line();
+        let text = std::str::from_utf8(&line).map_err(S::Error::custom)?;
+        let raw: &RawValue = serde_json::from_str(text).map_err(S::Error::custom)?;
+        let mut st = s.serialize_struct("Decoded", 3)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("source", &self.source)?;
+        st.serialize_field("record", raw)?;
+        st.end()
+    }
 }
 
 /// A piece of input that did not decode, where it was, and why.
@@ -173,6 +257,24 @@ pub struct DecodeStats {
 pub struct Decoder {
     format: Format,
     value_limit: usize,
+    validate: bool,
+}
+
+/// How deep in nested envelopes a value is, and whether records are checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Nest {
+    pub(crate) level: u8,
+    /// Parse each record's view before yielding it (see [`Decoder::without_validation`]).
+    pub(crate) validate: bool,
+}
+
+impl Nest {
+    fn deeper(self) -> Self {
+        Self {
+            level: self.level + 1,
+            ..self
+        }
+    }
 }
 
 impl Default for Decoder {
@@ -186,7 +288,17 @@ impl Decoder {
         Self {
             format,
             value_limit: DEFAULT_VALUE_LIMIT,
+            validate: true,
         }
+    }
+
+    /// Yields records once their kind is known from their keys (the JSON syntax checked),
+    /// without parsing their fields: for a consumer that parses each record's view itself
+    /// (the pipeline), so no record is parsed twice. A record whose fields are wrong then
+    /// fails at [`Decoded::view`] instead of here.
+    pub fn without_validation(mut self) -> Self {
+        self.validate = false;
+        self
     }
 
     /// Sets the largest single JSON value accepted.
@@ -255,7 +367,11 @@ impl Decoder {
                     offset: Some(span.offset),
                     ..Source::default()
                 };
-                detect::decode_value(self.format, span.bytes, span.line, src, 0, f)
+                let nest = Nest {
+                    level: 0,
+                    validate: self.validate,
+                };
+                detect::decode_value(self.format, span.bytes, span.line, src, nest, f)
             }
             Err(e) => {
                 let source = Source {
@@ -293,10 +409,10 @@ impl<R: Read> Read for CountingReader<R> {
 fn decode_payload(
     payload: &[u8],
     src: Source,
-    depth: u8,
+    depth: Nest,
     f: &mut dyn FnMut(Result<Decoded, DecodeError>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
-    if depth >= MAX_NESTING {
+    if depth.level >= MAX_NESTING {
         return f(Err(DecodeError {
             source: src,
             reason: "envelopes nested too deeply".into(),
@@ -355,9 +471,14 @@ fn decode_payload(
             s.part = Some(i);
         }
         match part {
-            Part::Value { start, end, line } => {
-                detect::decode_value(Format::Auto, &payload[start..end], line, s, depth + 1, f)?
-            }
+            Part::Value { start, end, line } => detect::decode_value(
+                Format::Auto,
+                &payload[start..end],
+                line,
+                s,
+                depth.deeper(),
+                f,
+            )?,
             Part::Bad(reason) => f(Err(DecodeError {
                 source: s,
                 reason,

@@ -65,8 +65,10 @@ fn bare_layouts() {
 #[test]
 fn unknown_fields_survive() {
     let (ok, _) = run(Format::Auto, CTR.as_bytes());
-    let back: serde_json::Value = serde_json::to_value(&ok[0].record).unwrap();
+    let back: serde_json::Value = serde_json::to_value(ok[0].record().unwrap()).unwrap();
     assert_eq!(back["NewField"]["x"][1], 2);
+    // And the bytes are the input's, exactly.
+    assert_eq!(&ok[0].raw[..], CTR.trim().as_bytes());
 }
 
 #[test]
@@ -84,7 +86,8 @@ fn kinesis_envelopes() {
     );
     assert_eq!(ok[0].source.envelope, Some("kinesis-lambda"));
     let (ok2, _) = run(Format::KinesisLambda, lambda.as_bytes());
-    assert_eq!(ok2[0].record, ok[0].record);
+    assert_eq!(ok2[0].record().unwrap(), ok[0].record().unwrap());
+    assert_eq!(ok2[0].raw, ok[0].raw);
 
     let api = format!(
         r#"{{"Records":[{{"SequenceNumber":"1","Data":"{data}","PartitionKey":"pk"}},{{"SequenceNumber":"2","Data":"{}","PartitionKey":"pk"}}],"MillisBehindLatest":0}}"#,

@@ -60,7 +60,9 @@ pub fn run_with_progress(
     progress: bool,
 ) -> anyhow::Result<Summary> {
     let format = Format::from_str(&config.format).map_err(anyhow::Error::msg)?;
-    let decoder = Decoder::new(format);
+    // The pipeline thread parses each record's view (once) and dead-letters what does
+    // not parse; this thread only splits and tells the kinds apart.
+    let decoder = Decoder::new(format).without_validation();
     let mut files = Vec::new();
     for path in &config.paths {
         if path.as_os_str() == "-" {

@@ -10,7 +10,8 @@ use serde_json::Value;
 use switchboard_engine::{AlertEvent, ContactTimeline, Transition, Trigger, TriggerKind};
 use switchboard_io::sinks::ItemKind;
 use switchboard_model::decode::Decoded;
-use switchboard_model::{Record, RecordKind};
+use switchboard_model::view::owned;
+use switchboard_model::{RecordKind, RecordView};
 use switchboard_store::OutboxEntry;
 
 use super::Rules;
@@ -47,10 +48,10 @@ pub struct Routable {
 pub type Routed = OutboxEntry;
 
 impl Routable {
-    /// A record exactly as received.
-    pub fn record(decoded: &Decoded) -> Routable {
-        let (identity, event_ms, shared) = match &decoded.record {
-            Record::ContactRecord(r) => (
+    /// A record exactly as received (its bytes), described from its view.
+    pub fn record(decoded: &Decoded, view: &RecordView<'_>) -> Routable {
+        let (identity, event_ms, shared) = match view {
+            RecordView::ContactRecord(r) => (
                 format!(
                     "contact_record:{}:{}",
                     r.contact_id,
@@ -60,32 +61,28 @@ impl Routable {
                 Shared {
                     stream: Some(RecordKind::ContactRecord.as_str()),
                     channel: Some(r.channel.to_string()),
-                    queue: r.queue.as_ref().and_then(|q| q.name.clone()),
-                    dialled_number: r.system_endpoint.as_ref().and_then(|e| e.address.clone()),
-                    contact_id: Some(r.contact_id.clone()),
-                    agent: r.agent.as_ref().and_then(|a| a.arn.clone()),
+                    queue: r.queue.as_ref().and_then(|q| owned(&q.name)),
+                    dialled_number: r.system_endpoint.as_ref().and_then(|e| owned(&e.address)),
+                    contact_id: Some(r.contact_id.to_string()),
+                    agent: r.agent.as_ref().and_then(|a| owned(&a.arn)),
                 },
             ),
-            Record::AgentEvent(e) => {
-                let contact = e
-                    .current
-                    .as_ref()
-                    .and_then(|s| s.contacts.as_ref())
-                    .and_then(|c| c.first());
+            RecordView::AgentEvent(e) => {
+                let contact = e.current.as_ref().and_then(|s| s.contacts().first());
                 (
                     format!("agent_event:{}", e.event_id),
                     e.event_timestamp.millis(),
                     Shared {
                         stream: Some(RecordKind::AgentEvent.as_str()),
                         channel: contact.and_then(|c| c.channel.as_ref().map(|c| c.to_string())),
-                        queue: contact.and_then(|c| c.queue.as_ref().and_then(|q| q.name.clone())),
+                        queue: contact.and_then(|c| c.queue.as_ref().and_then(|q| owned(&q.name))),
                         dialled_number: None,
-                        contact_id: contact.map(|c| c.contact_id.clone()),
-                        agent: Some(e.agent_arn.clone()),
+                        contact_id: contact.map(|c| c.contact_id.to_string()),
+                        agent: Some(e.agent_arn.to_string()),
                     },
                 )
             }
-            Record::ContactEvent(e) => {
+            RecordView::ContactEvent(e) => {
                 let d = &e.detail;
                 let at = d.event_time().or(e.time).map_or(0, |t| t.millis());
                 let identity = match &e.id {
@@ -98,10 +95,10 @@ impl Routable {
                     Shared {
                         stream: Some(RecordKind::ContactEvent.as_str()),
                         channel: d.channel.as_ref().map(|c| c.to_string()),
-                        queue: d.queue_info.as_ref().and_then(|q| q.queue_arn.clone()),
+                        queue: d.queue_info.as_ref().and_then(|q| owned(&q.queue_arn)),
                         dialled_number: None,
-                        contact_id: Some(d.contact_id.clone()),
-                        agent: d.agent_info.as_ref().and_then(|a| a.agent_arn.clone()),
+                        contact_id: Some(d.contact_id.to_string()),
+                        agent: d.agent_info.as_ref().and_then(|a| owned(&a.agent_arn)),
                     },
                 )
             }
@@ -150,7 +147,7 @@ impl Routable {
     pub fn trigger(
         trigger: &Trigger,
         timeline: Option<&ContactTimeline>,
-        record: Option<&Decoded>,
+        record: Option<&Bytes>,
         dialled_number: Option<String>,
     ) -> Routable {
         let kind = match trigger.kind {
@@ -169,13 +166,10 @@ impl Routable {
             );
         }
         let mut payload = serde_json::to_vec(&Value::Object(head)).unwrap_or_default();
-        let raw = record
-            .filter(|d| matches!(&d.record, Record::ContactRecord(r) if r.contact_id == trigger.contact_id))
-            .map(|d| d.raw.clone());
-        if let (Some(raw), Some(b'}')) = (raw, payload.last()) {
+        if let (Some(raw), Some(b'}')) = (record, payload.last()) {
             payload.pop();
             payload.extend_from_slice(b",\"record\":");
-            payload.extend_from_slice(&raw);
+            payload.extend_from_slice(raw);
             payload.push(b'}');
         }
         Routable {

@@ -126,7 +126,8 @@ impl<'a> Rows<'a> {
                 .get(r.contact_id.as_str())
                 .is_none_or(|(held, _): &(i64, String)| at > *held);
             if newer {
-                let json = to_json("contact record", &r.contact_id, r)?;
+                // The record as it arrived, not re-encoded.
+                let json = String::from_utf8_lossy(&r.raw).into_owned();
                 records.insert(r.contact_id.as_str(), (at, json));
             }
         }

@@ -126,7 +126,8 @@ fn write_records(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<
         )
         .map_err(&err)?;
     for r in &batch.changes.records {
-        let json = to_json("contact record", &r.contact_id, r)?;
+        // The record as it arrived, not re-encoded: nulls and unknown fields included.
+        let json = String::from_utf8_lossy(&r.raw);
         stmt.execute(params![
             r.contact_id,
             r.last_update_timestamp.millis(),

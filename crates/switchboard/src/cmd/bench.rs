@@ -1,17 +1,17 @@
-//! `switchboard bench replay`: how fast replay goes next to decoding alone, and how much
-//! memory the engine needs per tracked agent. One thread, one machine, figures printed.
+//! `switchboard bench replay`: our throughput beside the parser's ceiling, per stream, and
+//! how much memory the engine needs per tracked agent. Figures printed, never asserted.
 //!
 //! 1. Memory: 100,000 agents (by default) each get a LOGIN and a STATE_CHANGE with a
 //!    connected contact, built from the model types; the resident set growth (from
 //!    `/proc/self/status`) divided by the agent count is the cost of one agent with one
 //!    live contact. Measured first, on a fresh heap, and released before the rest.
-//! 2. A simulator corpus (`switchboard-sim`) is written to a temporary folder.
-//! 3. Decode only: every file decoded, records counted.
-//! 4. Replay: the same files through decoder, engine and an SQLite store, exactly as
-//!    `switchboard replay` does.
-//!
-//! Targets from the design: replay at least half the decode-only throughput; 100,000
-//! agents in less than 256 MB.
+//! 2. A simulator corpus (`switchboard-sim`) is written to a temporary folder (or
+//!    `--corpus` names one).
+//! 3. Per stream ([`super::bench_ceiling`]): serde_json into `IgnoredAny` and into the
+//!    engine's borrowed view, our decode-only and replay (into SQLite), and a seed-style
+//!    Python handler, with the targets beside the figures: replay at least 50% and decode
+//!    only at least 70% of the borrowed-struct figure, replay at least 5x Python; 100,000
+//!    agents in less than 256 MB.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,11 +20,9 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 use switchboard_engine::{Engine, EngineConfig};
-use switchboard_model::decode::{Decoder, Format};
 use switchboard_model::{AgentEvent, Record, Timestamp};
 use switchboard_sim::{OutputFormat, OutputWriter, SimConfig, Simulator};
 
-use super::replay::{replay, Options};
 use crate::inputs::expand;
 
 #[derive(clap::Args)]
@@ -58,6 +56,9 @@ struct ReplayArgs {
     duration: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Simulated start time (RFC 3339; the simulator's default is midnight UTC).
+    #[arg(long, value_parser = super::simulate::parse_start)]
+    start: Option<Timestamp>,
     /// Corpus layout: Firehose-to-S3 objects (records concatenated) or NDJSON files.
     #[arg(long, value_enum, default_value_t = Layout::Firehose)]
     layout: Layout,
@@ -67,6 +68,16 @@ struct ReplayArgs {
     /// Agents for the memory measurement (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     memory_agents: u32,
+    /// Measure this corpus (a folder `switchboard simulate` wrote) instead of simulating
+    /// one.
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// The Python that runs the seed-style handler (`scripts/seed_handler.py`).
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Skip the Python handler.
+    #[arg(long)]
+    no_python: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -91,17 +102,31 @@ fn bench_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
 
     let dir = TempDir::new()?;
-    let corpus = dir.path().join("corpus");
+    let corpus = match &args.corpus {
+        Some(corpus) => corpus.clone(),
+        None => simulate(&args, &dir.path().join("corpus"))?,
+    };
+    let files = expand(&corpus).context("cannot list the corpus")?;
+    let python = (!args.no_python).then_some(args.python.as_str());
+    super::bench_ceiling::compare(&files, dir.path(), args.batch, python)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the simulator corpus the options describe into `out`.
+fn simulate(args: &ReplayArgs, out: &Path) -> anyhow::Result<PathBuf> {
     let started = Instant::now();
     let mut config = SimConfig::new(args.agents);
     config.duration_secs = args.duration;
     config.seed = args.seed;
+    if let Some(start) = args.start {
+        config.start = start;
+    }
     let sim = Simulator::new(config).context("invalid simulation options")?;
     let layout = match args.layout {
         Layout::Firehose => OutputFormat::Firehose,
         Layout::Ndjson => OutputFormat::Ndjson,
     };
-    let mut writer = OutputWriter::create(&corpus, layout, args.seed)?;
+    let mut writer = OutputWriter::create(out, layout, args.seed)?;
     for emission in sim {
         writer.write(&emission)?;
     }
@@ -115,53 +140,7 @@ fn bench_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         written.bytes() as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
-
-    // Decode only.
-    let files = expand(&corpus).context("cannot list the corpus")?;
-    let decoder = Decoder::new(Format::Auto);
-    let started = Instant::now();
-    let (mut records, mut bytes, mut bad) = (0u64, 0u64, 0u64);
-    for path in &files {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let stats = decoder.decode_reader(None, file, &mut |_| std::ops::ControlFlow::Continue(()));
-        records += stats.records;
-        bad += stats.errors;
-        bytes += stats.bytes;
-    }
-    let decode_s = started.elapsed().as_secs_f64().max(1e-9);
-    let decode_mbs = bytes as f64 / 1e6 / decode_s;
-    println!(
-        "decode only: {} files, {records} records ({bad} bad), {:.1} MB in {decode_s:.2} s: \
-         {decode_mbs:.1} MB/s, {:.0} events/s",
-        files.len(),
-        bytes as f64 / 1e6,
-        records as f64 / decode_s
-    );
-
-    // Replay into a fresh SQLite store.
-    let db = dir.path().join("bench.db");
-    let url = switchboard_store::StoreUrl::Sqlite(db.clone());
-    let options = Options::new(Format::Auto, args.batch);
-    let s = replay(std::slice::from_ref(&corpus), &url, &options)?;
-    let replay_s = s.elapsed.as_secs_f64().max(1e-9);
-    let replay_mbs = s.bytes as f64 / 1e6 / replay_s;
-    let db_mb = dir_size(dir.path(), "bench.db") as f64 / 1e6;
-    println!(
-        "replay: {} records, {} transitions, {} commits ({:.2} s), {:.1} MB in {replay_s:.2} s: \
-         {replay_mbs:.1} MB/s, {:.0} events/s; store {db_mb:.1} MB",
-        s.record_count(),
-        s.transitions,
-        s.commits,
-        s.commit_time.as_secs_f64(),
-        s.bytes as f64 / 1e6,
-        s.record_count() as f64 / replay_s
-    );
-    println!(
-        "replay / decode only: {:.0}% (target: at least 50%)",
-        100.0 * replay_mbs / decode_mbs
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(out.to_path_buf())
 }
 
 fn parse_duration(text: &str) -> Result<u64, String> {
@@ -288,15 +267,6 @@ fn agent_event_templates() -> anyhow::Result<(AgentEvent, AgentEvent)> {
     let login = event("LOGIN", serde_json::Value::Null, snapshot(json!([])))?;
     let connected = event("STATE_CHANGE", snapshot(json!([])), snapshot(call))?;
     Ok((login, connected))
-}
-
-/// Size of a SQLite database with its WAL.
-fn dir_size(dir: &Path, db: &str) -> u64 {
-    ["", "-wal"]
-        .iter()
-        .filter_map(|suffix| std::fs::metadata(dir.join(format!("{db}{suffix}"))).ok())
-        .map(|m| m.len())
-        .sum()
 }
 
 /// A temporary folder removed on drop.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use switchboard_engine::EngineConfig;
 use switchboard_model::decode::{Decoder, Format};
-use switchboard_model::Record;
+use switchboard_model::RecordView;
 use switchboard_pipeline::config::load_str;
 use switchboard_pipeline::deliver;
 use switchboard_pipeline::files::replay::{replay, Options};
@@ -314,8 +314,8 @@ fn webhook_latency(args: &Args, corpus: &Path) -> anyhow::Result<(f64, f64, usiz
     let ids: HashMap<String, usize> = events
         .iter()
         .enumerate()
-        .filter_map(|(i, d)| match &d.record {
-            Record::AgentEvent(e) => Some((e.event_id.clone(), i)),
+        .filter_map(|(i, d)| match d.view() {
+            Ok(RecordView::AgentEvent(e)) => Some((e.event_id.to_string(), i)),
             _ => None,
         })
         .collect();

@@ -86,13 +86,11 @@ impl Demo {
                 let lag = (now.millis() - at.millis()) as f64 / 1000.0;
                 telemetry::lag(telemetry::source::of(emission.kind()), lag);
             }
-            items.push(Ok(Decoded {
-                kind: emission.kind(),
-                source: Source::default(),
-                record: emission.record,
-                // No bytes as received: a rule routing records gets them serialized.
-                raw: Default::default(),
-            }));
+            // The simulator's record in its JSON form, as Connect would send it.
+            items.push(Ok(Decoded::from_record(
+                &emission.record,
+                Source::default(),
+            )));
         }
         let mut delivery = Delivery::new("simulator", items);
         delivery.clock = Some(clock);

@@ -3,6 +3,7 @@
 #[cfg(feature = "connect")]
 pub mod aws;
 pub mod bench;
+pub mod bench_ceiling;
 pub mod bench_firehose;
 pub mod bench_kinesis;
 pub mod bench_latency;

@@ -30,7 +30,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (_, open_failed) = decode_inputs(&args.input, OnOpenError::Stop, &mut |item| {
         match item {
             Ok(decoded) => {
-                engine.apply(&decoded.record);
+                match decoded.view() {
+                    Ok(view) => {
+                        engine.apply_view(&view, &decoded.raw);
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("bad record: {}: {e}", decoded.source);
+                        return ControlFlow::Continue(());
+                    }
+                }
                 for t in engine.take_changes().transitions {
                     let written = serde_json::to_writer(&mut out, &t)
                         .map_err(io::Error::from)

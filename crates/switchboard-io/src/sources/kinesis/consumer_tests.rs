@@ -204,7 +204,7 @@ fn ids(d: &Delivery) -> Vec<(String, String)> {
         .map(|i| {
             let d = i.as_ref().unwrap();
             (
-                d.record.id().to_string(),
+                d.record().unwrap().id().to_string(),
                 d.source.sequence_number.clone().unwrap(),
             )
         })

@@ -77,7 +77,7 @@ pub(crate) fn classify(
     if records.is_empty() {
         return dead("empty message body: no Connect record".into());
     }
-    records.retain(|d| filter.accepts(&d.record));
+    records.retain(|d| filter.accepts_decoded(d));
     if records.is_empty() {
         Verdict::Filtered
     } else {
