@@ -132,9 +132,10 @@ async fn current_user_data_of_250_agents_in_filters_of_100_each_paged() {
     assert_eq!(events.len(), 125);
     let on_call = events
         .iter()
-        .find(|e| matches!(&e.record, Record::AgentEvent(a) if a.agent_arn.ends_with("/agent/user-011")))
+        .map(|e| e.record().unwrap())
+        .find(|r| matches!(r, Record::AgentEvent(a) if a.agent_arn.ends_with("/agent/user-011")))
         .unwrap();
-    let Record::AgentEvent(e) = &on_call.record else {
+    let Record::AgentEvent(e) = &on_call else {
         unreachable!()
     };
     let snap = e.current.as_ref().unwrap();

@@ -183,7 +183,7 @@ fn uninterrupted(events: &[Vec<u8>]) -> (usize, Vec<(String, Value)>) {
     for e in events {
         let decoded = switchboard_model::decode::Decoder::default();
         decoded.decode_slice(None, e, &mut |r| {
-            engine.apply(&r.unwrap().record);
+            engine.apply(&r.unwrap().record().unwrap());
             std::ops::ControlFlow::Continue(())
         });
         transitions += engine.take_changes().transitions.len();

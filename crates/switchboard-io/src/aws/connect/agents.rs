@@ -17,7 +17,7 @@ use aws_sdk_connect::types::UserData;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use switchboard_model::decode::{Decoded, Source};
-use switchboard_model::{Record, Timestamp};
+use switchboard_model::Timestamp;
 
 use super::api::{Names, User};
 
@@ -95,16 +95,17 @@ fn hash(text: &str) -> u64 {
 
 fn decoded(event: Value) -> Option<Decoded> {
     let raw = serde_json::to_vec(&event).ok()?;
-    let parsed = serde_json::from_slice(&raw).ok()?;
-    Some(Decoded {
-        kind: switchboard_model::RecordKind::AgentEvent,
-        source: Source {
+    // Only a record the model reads is sent on.
+    serde_json::from_slice::<switchboard_model::AgentEvent>(&raw).ok()?;
+    Some(Decoded::new(
+        switchboard_model::RecordKind::AgentEvent,
+        Source {
             envelope: Some(ENVELOPE),
             ..Source::default()
         },
-        record: Record::AgentEvent(Box::new(parsed)),
-        raw: Bytes::from(raw),
-    })
+        Bytes::from(raw),
+        false,
+    ))
 }
 
 fn envelope(agent_arn: &str, at_ms: i64, snapshot: Value) -> Value {
