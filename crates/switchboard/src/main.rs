@@ -42,7 +42,7 @@ enum Command {
     Dlq(cmd::dlq::Args),
     /// Set up, inspect and remove Connect data streaming (`aws setup | status | teardown`).
     #[cfg(feature = "connect")]
-    Aws(cmd::aws::Args),
+    Aws(Box<cmd::aws::Args>),
     /// Run as an AWS Lambda function: `kinesis`, `firehose`, `eventbridge` or `sqs` (config from SWITCHBOARD_CONFIG).
     Lambda(cmd::lambda::Args),
 }
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Dlq(args) => cmd::dlq::run(args),
         #[cfg(feature = "connect")]
-        Command::Aws(args) => cmd::aws::run(args),
+        Command::Aws(args) => cmd::aws::run(*args),
         Command::Lambda(args) => cmd::lambda::run(args),
     };
     match result {

@@ -27,7 +27,7 @@ pub struct Args {
 enum Command {
     /// Create or reuse the streams, queue and rule, associate them with the instance,
     /// print the plan and its monthly cost, write a switchboard.toml.
-    Setup(SetupArgs),
+    Setup(Box<SetupArgs>),
     /// Show what the instance streams where, whether data flows, and what it costs.
     Status(StatusArgs),
     /// Disassociate and delete what setup made (found by its tags); keep the rest.
@@ -226,7 +226,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         match args.command {
-            Command::Setup(a) => setup(a).await,
+            Command::Setup(a) => setup(*a).await,
             Command::Status(a) => status_cmd(a).await,
             Command::Teardown(a) => teardown_cmd(a).await,
         }
