@@ -30,10 +30,28 @@ pub struct EngineConfig {
     pub service_level_by_queue: BTreeMap<String, i64>,
     #[serde(default)]
     pub alerts: AlertConfig,
+    /// Seconds of event time a contact stays in memory after it ended (disconnected or
+    /// completed) and nothing more happened to it. After that only the store holds it: a
+    /// late record or event for it is applied to the copy read back from the store, with
+    /// the same result. 0 evicts at the first commit after it ended.
+    #[serde(default = "default_evict_after")]
+    pub evict_after_s: i64,
+    /// Seconds of event time after which a contact that never ended (its end was never
+    /// delivered) leaves memory all the same.
+    #[serde(default = "default_evict_idle")]
+    pub evict_idle_s: i64,
 }
 
 fn default_sl() -> i64 {
     20
+}
+
+fn default_evict_after() -> i64 {
+    3600
+}
+
+fn default_evict_idle() -> i64 {
+    24 * 3600
 }
 
 impl Default for EngineConfig {
@@ -42,6 +60,8 @@ impl Default for EngineConfig {
             service_level_s: default_sl(),
             service_level_by_queue: BTreeMap::new(),
             alerts: AlertConfig::default(),
+            evict_after_s: default_evict_after(),
+            evict_idle_s: default_evict_idle(),
         }
     }
 }
@@ -537,6 +557,78 @@ impl Engine {
         mine.phase = mine.phase.max(stored.phase);
         mine.completed_fired |= stored.completed_fired;
         mine.record_ready_fired |= stored.record_ready_fired;
+    }
+
+    /// The contacts `record` would touch that this engine does not hold: the caller reads
+    /// them back from its store (they may have been evicted, see [`Engine::evict`]) and
+    /// hands them over with [`Engine::insert_contact`] before applying the record. The
+    /// engine itself does no I/O.
+    pub fn missing_contacts(&self, record: &Record) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut want = |id: &str| {
+            if !id.is_empty() && !self.contacts.contains_key(id) && !out.iter().any(|o| o == id) {
+                out.push(id.to_owned());
+            }
+        };
+        match record {
+            Record::ContactEvent(e) => want(&e.detail.contact_id),
+            Record::ContactRecord(r) => want(&r.contact_id),
+            Record::AgentEvent(e) => {
+                // Transitions name the contacts of either snapshot or of the agent's own
+                // view (a contact that left both snapshots is cleared).
+                for snap in [&e.current, &e.previous].into_iter().flatten() {
+                    for c in snap.contacts() {
+                        want(&c.contact_id);
+                    }
+                }
+                if let Some(agent) = self.agents.get(&e.agent_arn) {
+                    for c in &agent.contacts {
+                        want(&c.contact_id);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Takes back a contact read from the store (see [`Engine::missing_contacts`]); a
+    /// contact already held is kept as it is.
+    pub fn insert_contact(&mut self, contact: ContactTimeline) {
+        self.contacts
+            .entry(contact.contact_id.clone())
+            .or_insert_with(|| Box::new(contact));
+    }
+
+    /// Drops from memory the contacts that ended more than `evict_after_s` before `now`
+    /// (event time), and those idle for more than `evict_idle_s`; returns how many. Call
+    /// it only once their changes are stored: from then on the store is their only copy.
+    pub fn evict(&mut self, now: Timestamp) -> usize {
+        let ended_before = now
+            .millis()
+            .saturating_sub(self.config.evict_after_s.saturating_mul(1000));
+        let idle_before = now
+            .millis()
+            .saturating_sub(self.config.evict_idle_s.saturating_mul(1000));
+        let before = self.contacts.len();
+        self.contacts.retain(|_, c| {
+            let last = c.last_activity.millis();
+            if c.is_active() {
+                last > idle_before
+            } else {
+                last > ended_before
+            }
+        });
+        let evicted = before - self.contacts.len();
+        // A burst (a backlog replayed) leaves a large table behind: give it back.
+        if self.contacts.capacity() > 1024 && self.contacts.len() < self.contacts.capacity() / 4 {
+            self.contacts.shrink_to_fit();
+        }
+        evicted
+    }
+
+    /// The newer of the two event clocks: the engine's idea of "now".
+    pub fn clock(&self) -> Option<Timestamp> {
+        self.meta.agent_clock.max(self.meta.contact_clock)
     }
 
     pub fn agent(&self, arn: &str) -> Option<&AgentState> {

@@ -57,6 +57,10 @@ pub struct PipelineStats {
     pub duplicates: u64,
     pub stale: u64,
     pub commits: u64,
+    /// Contacts dropped from memory after their changes were stored.
+    pub evicted: u64,
+    /// Contacts read back from the store for a record that named them.
+    pub reloaded: u64,
 }
 
 pub struct Pipeline {
@@ -204,6 +208,7 @@ impl Pipeline {
         telemetry::event_in(source);
         let engine = Arc::clone(&self.engine);
         let mut engine = lock(&engine);
+        self.reload_missing(&mut engine, record);
         let applied = engine.apply(record);
         match applied {
             Applied::Applied => self.stats.applied += 1,
@@ -248,6 +253,26 @@ impl Pipeline {
             self.pending.merge(changes);
         }
         applied
+    }
+
+    /// Reads back from the store the contacts `record` names that the engine does not
+    /// hold (evicted ones, or those of a store restarted with only its live contacts), so
+    /// the record applies exactly as if they had never left memory. A store that cannot
+    /// answer is logged and counted; the record is applied all the same.
+    fn reload_missing(&mut self, engine: &mut Engine, record: &Record) {
+        for id in engine.missing_contacts(record) {
+            match self.store.contact_timeline(&id) {
+                Ok(Some(timeline)) => {
+                    engine.insert_contact(timeline);
+                    self.stats.reloaded += 1;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    telemetry::error(telemetry::error_kind::STORE);
+                    tracing::warn!(contact = %id, error = %e, "cannot read an evicted contact back from the store; applying the record without it");
+                }
+            }
+        }
     }
 
     /// Sends a record that did not decode to the dead letters (with the next commit).
@@ -343,6 +368,13 @@ impl Pipeline {
             return Err(e).context("cannot commit to the store");
         }
         self.moved.clear();
+        {
+            // Everything the engine holds is stored now: contacts done with can go.
+            let mut engine = lock(&self.engine);
+            if let Some(now) = engine.clock() {
+                self.stats.evicted += engine.evict(now) as u64;
+            }
+        }
         if !outbox.is_empty() {
             let mut by_sink: BTreeMap<&str, u64> = BTreeMap::new();
             for e in &outbox {

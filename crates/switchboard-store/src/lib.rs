@@ -107,8 +107,9 @@ pub struct Loaded {
 /// A durable home for the engine's output and state. Implemented by [`SqliteStore`] and
 /// [`PostgresStore`], with the same semantics (one shared test suite runs on both).
 pub trait Store: Send {
-    /// Everything needed to resume: agent states, contact timelines, engine meta and input
-    /// positions, as of the last commit.
+    /// Everything needed to resume, as of the last commit: agent states, the contacts
+    /// still live (not ended; ended ones are read back one by one when a record names
+    /// them, see [`Store::contact_timeline`]), engine meta and input positions.
     fn load(&self) -> Result<Loaded, StoreError>;
 
     /// Writes a whole batch atomically, outbox entries included: either all of it is
@@ -136,6 +137,12 @@ pub trait Store: Send {
 
     /// One contact: its timeline and its newest contact record.
     fn contact(&self, contact_id: &str) -> Result<Option<ContactDetail>, StoreError>;
+
+    /// One contact's timeline alone (the pipeline reads evicted contacts back with it).
+    /// The default goes through [`Store::contact`]; the stores here skip the record.
+    fn contact_timeline(&self, contact_id: &str) -> Result<Option<ContactTimeline>, StoreError> {
+        Ok(self.contact(contact_id)?.map(|d| d.timeline))
+    }
 
     /// Transitions in the order they were derived.
     fn transitions(&self, filter: &TransitionFilter) -> Result<Vec<TransitionRow>, StoreError>;

@@ -36,6 +36,7 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $open;
             empty_store_loads_nothing,
             load_restores_what_was_committed,
+            load_reads_only_live_contacts,
             indexed_columns_and_queries_follow_the_json,
             one_agent_by_arn,
             metric_deltas_add_up_and_longest_wait_is_a_maximum,
@@ -212,8 +213,11 @@ pub fn load_restores_what_was_committed(open: Open) {
     assert_eq!(loaded.positions, positions);
     assert_eq!(loaded.agents.len(), 1);
     assert_eq!(&loaded.agents[0], engine.agent(AGENT).unwrap());
-    assert_eq!(loaded.contacts.len(), 1);
-    assert_eq!(&loaded.contacts[0], engine.contact("c-1").unwrap());
+    // c-1 ended: not loaded, but read back by id when a record names it.
+    assert!(loaded.contacts.is_empty());
+    let c1 = f.store.contact_timeline("c-1").unwrap().unwrap();
+    assert_eq!(&c1, engine.contact("c-1").unwrap());
+    assert!(f.store.contact_timeline("c-404").unwrap().is_none());
     let meta = loaded.meta.unwrap();
     assert_eq!(meta.counters, engine.counters());
     assert_eq!(meta.counters.duplicates, 1);
@@ -225,8 +229,38 @@ pub fn load_restores_what_was_committed(open: Open) {
         loaded.contacts,
         meta,
     );
+    let again_missing =
+        Record::ContactRecord(Box::new(contact_record("c-1", "2026-01-05T09:06:00Z", "a")));
+    assert_eq!(
+        restored.missing_contacts(&again_missing),
+        vec!["c-1".to_owned()]
+    );
+    restored.insert_contact(c1);
     let again = Record::ContactRecord(Box::new(contact_record("c-1", "2026-01-05T09:06:00Z", "a")));
     assert_eq!(restored.apply(&again), engine.apply(&again));
+}
+
+pub fn load_reads_only_live_contacts(open: Open) {
+    let mut f = open();
+    let mut engine = Engine::new(EngineConfig::default());
+    // c-1 is connected (live) after the first two events.
+    for r in &day()[..2] {
+        engine.apply(r);
+    }
+    commit_engine(f.store.as_mut(), &mut engine, &Positions::new());
+    let loaded = f.store.load().unwrap();
+    assert_eq!(loaded.contacts.len(), 1);
+    assert_eq!(&loaded.contacts[0], engine.contact("c-1").unwrap());
+    // Once it ended, a restart no longer brings it into memory.
+    for r in &day()[2..] {
+        engine.apply(r);
+    }
+    commit_engine(f.store.as_mut(), &mut engine, &Positions::new());
+    assert!(f.store.load().unwrap().contacts.is_empty());
+    assert_eq!(
+        f.store.contact_timeline("c-1").unwrap().as_ref(),
+        engine.contact("c-1")
+    );
 }
 
 pub fn indexed_columns_and_queries_follow_the_json(open: Open) {

@@ -143,6 +143,10 @@ impl Store for SqliteStore {
         read::contacts(self, filter)
     }
 
+    fn contact_timeline(&self, contact_id: &str) -> Result<Option<ContactTimeline>, StoreError> {
+        read::contact_timeline(self, contact_id)
+    }
+
     fn contact(&self, contact_id: &str) -> Result<Option<ContactDetail>, StoreError> {
         read::contact(self, contact_id)
     }

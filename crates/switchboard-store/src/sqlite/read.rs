@@ -103,7 +103,7 @@ pub(super) fn load(store: &SqliteStore) -> Result<Loaded, StoreError> {
         store,
         "contacts",
         "loading contacts",
-        "SELECT contact_id, json FROM contacts ORDER BY contact_id",
+        "SELECT contact_id, json FROM contacts WHERE active ORDER BY contact_id",
         vec![],
     )?;
     let meta = query_json(
@@ -203,6 +203,20 @@ pub(super) fn contact(
             .map(|r| decode(store, "contact_records", contact_id, &r))
             .transpose()?,
     }))
+}
+
+pub(super) fn contact_timeline(
+    store: &SqliteStore,
+    contact_id: &str,
+) -> Result<Option<ContactTimeline>, StoreError> {
+    Ok(query_json(
+        store,
+        "contacts",
+        "reading a contact",
+        "SELECT contact_id, json FROM contacts WHERE contact_id = ?1",
+        vec![Value::Text(contact_id.to_owned())],
+    )?
+    .pop())
 }
 
 pub(super) fn transitions(
