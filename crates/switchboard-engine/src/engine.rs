@@ -14,7 +14,7 @@ use switchboard_model::{
 
 use crate::agent::{AgentOutcome, AgentState, EffectiveState};
 use crate::alerts::{AlertConfig, AlertContext, AlertEvent, AlertKind, Alerts, Watch};
-use crate::contact::{ContactOutcome, ContactPhase, ContactTimeline, Trigger};
+use crate::contact::{ContactOutcome, ContactPhase, ContactTimeline, NewEntry, Trigger};
 use crate::metrics::{MetricCell, MetricKey, RecordSummary};
 use crate::transition::Transition;
 
@@ -145,6 +145,8 @@ pub struct Changes {
     pub metric_deltas: BTreeMap<MetricKey, MetricCell>,
     /// Contact records accepted (new, or newer than the copy held).
     pub records: Vec<ContactRecord>,
+    /// Timeline entries added, in the order they were added.
+    pub entries: Vec<NewEntry>,
     pub dirty_agents: BTreeSet<String>,
     pub dirty_contacts: BTreeSet<String>,
 }
@@ -159,6 +161,7 @@ impl Changes {
             self.metric_deltas.entry(k).or_default().add(&c, 1);
         }
         self.records.extend(other.records);
+        self.entries.extend(other.entries);
         self.dirty_agents.extend(other.dirty_agents);
         self.dirty_contacts.extend(other.dirty_contacts);
     }
@@ -169,6 +172,7 @@ impl Changes {
             && self.alerts.is_empty()
             && self.metric_deltas.is_empty()
             && self.records.is_empty()
+            && self.entries.is_empty()
             && self.dirty_agents.is_empty()
             && self.dirty_contacts.is_empty()
     }
@@ -299,6 +303,7 @@ impl Engine {
                     .entry(cid.clone())
                     .or_insert_with(|| Box::new(ContactTimeline::new(cid, t.at)));
                 timeline.apply_transition(&t, &mut self.changes.triggers);
+                timeline.take_fresh(&mut self.changes.entries);
                 self.changes.dirty_contacts.insert(cid.clone());
             }
             self.changes.transitions.push(t);
@@ -364,6 +369,7 @@ impl Engine {
         if outcome == ContactOutcome::Duplicate {
             return Applied::Duplicate;
         }
+        timeline.take_fresh(&mut self.changes.entries);
         let phase = timeline.phase;
         let queue = timeline.queue.clone().or(queue_name);
         self.changes.dirty_contacts.insert(d.contact_id.clone());
@@ -440,6 +446,7 @@ impl Engine {
             self.triggers_scratch = triggers;
             return Applied::Duplicate;
         }
+        timeline.take_fresh(&mut self.changes.entries);
         let summary = RecordSummary::of(r);
         let sl = self.config.sl_threshold(summary.queue.as_deref());
         if let Some(old) = &previous {

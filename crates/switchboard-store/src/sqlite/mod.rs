@@ -11,6 +11,7 @@
 //! - `outbox`: the outbox methods, each write in an `IMMEDIATE` transaction;
 //! - `dump`: the canonical text of the whole store.
 
+mod compact;
 pub(crate) mod dump;
 mod outbox;
 mod read;
@@ -93,6 +94,13 @@ impl SqliteStore {
         if found == schema::VERSION {
             return Ok(());
         }
+        if (1..schema::COMPACT).contains(&found) && self.holds_history()? {
+            return Err(StoreError::OldSchema {
+                path: self.path.clone(),
+                found,
+                supported: schema::VERSION,
+            });
+        }
         let path = self.path.clone();
         let err = move |source| StoreError::Sqlite {
             path: path.clone(),
@@ -106,6 +114,18 @@ impl SqliteStore {
         tx.pragma_update(None, "user_version", schema::VERSION)
             .map_err(&err)?;
         tx.commit().map_err(&err)
+    }
+
+    /// Whether a store of the old layout has rows in the tables the compact one replaces.
+    fn holds_history(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM contacts) OR EXISTS (SELECT 1 FROM transitions)
+                 OR EXISTS (SELECT 1 FROM contact_records) OR EXISTS (SELECT 1 FROM triggers)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err("checking an older store for data"))
     }
 
     /// Maps an SQLite error to a [`StoreError`] naming this store and `context`.
