@@ -16,6 +16,7 @@
 //! - [`url`] turns `sqlite:PATH` and `postgres://...` into a store;
 //! - [`query`] holds the filters and rows of the query methods;
 //! - [`outbox`] holds the outbox's entries, rows and depths;
+//! - [`retention`] holds how long history is kept ([`Store::prune`]) and table sizes;
 //! - [`sqlite`] is the embedded default, [`SqliteStore`];
 //! - [`postgres`] is the shared store for several workers, [`PostgresStore`];
 //! - [`error`] holds [`StoreError`].
@@ -25,6 +26,7 @@ pub mod error;
 pub mod outbox;
 pub mod postgres;
 pub mod query;
+pub mod retention;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
@@ -41,6 +43,7 @@ pub use query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
     TransitionRow,
 };
+pub use retention::{Pruned, Retention, TableStats};
 pub use sqlite::SqliteStore;
 pub use url::StoreUrl;
 
@@ -156,6 +159,25 @@ pub trait Store: Send {
     /// The whole contents as canonical text: every table, every row sorted by key. Two
     /// stores with equal dumps hold the same data (used to compare stores in tests).
     fn dump(&self) -> Result<String, StoreError>;
+
+    /// Removes history older than `retention` allows as of `now_ms` (event time): at most
+    /// `limit` rows of each kind, each kind in a short transaction of its own, so a
+    /// commit never waits long behind it. Call again while [`Pruned::hit`] says more may
+    /// be waiting. A store that cannot prune keeps everything.
+    fn prune(
+        &mut self,
+        now_ms: i64,
+        retention: &Retention,
+        limit: usize,
+    ) -> Result<Pruned, StoreError> {
+        let _ = (now_ms, retention, limit);
+        Ok(Pruned::default())
+    }
+
+    /// Rows and bytes on disk (indexes included) per table, by table name.
+    fn table_stats(&self) -> Result<Vec<TableStats>, StoreError> {
+        Ok(Vec::new())
+    }
 
     /// Stores `entries` outside a commit (dead-letter replay), in one transaction, and
     /// returns how many were added: an entry whose sink and key are already queued is

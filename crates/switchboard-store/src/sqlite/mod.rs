@@ -9,11 +9,13 @@
 //! - `write`: [`Store::commit`], one transaction per batch, metric deltas added in SQL;
 //! - `read`: [`Store::load`] and the query methods;
 //! - `outbox`: the outbox methods, each write in an `IMMEDIATE` transaction;
+//! - `prune`: retention and table sizes;
 //! - `dump`: the canonical text of the whole store.
 
 mod compact;
 pub(crate) mod dump;
 mod outbox;
+mod prune;
 mod read;
 pub mod schema;
 mod write;
@@ -28,7 +30,10 @@ use crate::query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
     TransitionRow,
 };
-use crate::{Batch, Loaded, OutboxDepth, OutboxEntry, OutboxRow, Positions, Store, StoreError};
+use crate::{
+    Batch, Loaded, OutboxDepth, OutboxEntry, OutboxRow, Positions, Pruned, Retention, Store,
+    StoreError, TableStats,
+};
 
 /// How long to wait for another connection's lock (another process, or the pipeline's
 /// commit while a sink worker claims) before giving up.
@@ -185,6 +190,19 @@ impl Store for SqliteStore {
 
     fn dump(&self) -> Result<String, StoreError> {
         dump::dump(self)
+    }
+
+    fn prune(
+        &mut self,
+        now_ms: i64,
+        retention: &Retention,
+        limit: usize,
+    ) -> Result<Pruned, StoreError> {
+        prune::prune(self, now_ms, retention, limit)
+    }
+
+    fn table_stats(&self) -> Result<Vec<TableStats>, StoreError> {
+        prune::table_stats(self)
     }
 
     fn outbox_insert(&mut self, entries: &[OutboxEntry]) -> Result<u64, StoreError> {
