@@ -38,6 +38,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Check a config file without starting anything; print every problem.
     Validate(cmd::validate::Args),
+    /// Look into a store (`store stats`: rows and bytes per table).
+    Store(cmd::store::Args),
     /// List, show and replay dead letters (records that did not decode, items a sink refused).
     Dlq(cmd::dlq::Args),
 }
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Validate(args) => cmd::validate::run(args),
         Command::Dlq(args) => cmd::dlq::run(args),
+        Command::Store(args) => cmd::store::run(args),
     };
     match result {
         Ok(code) => code,

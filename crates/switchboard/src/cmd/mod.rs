@@ -13,5 +13,6 @@ pub mod report;
 pub mod run;
 pub mod serve_args;
 pub mod simulate;
+pub mod store;
 pub mod transitions;
 pub mod validate;
