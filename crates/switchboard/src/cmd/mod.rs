@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bench_firehose;
 pub mod bench_kinesis;
 pub mod bench_latency;
+pub mod bench_memory;
 pub mod bench_sinks;
 pub mod decode;
 pub mod demo;
