@@ -40,8 +40,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Records per store commit.
-    #[arg(long, default_value_t = 2000)]
-    batch: usize,
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    batch: u64,
     /// The SQLite file to fill; default a new one in a temporary folder.
     #[arg(long, value_name = "FILE")]
     store: Option<PathBuf>,
@@ -149,13 +149,12 @@ fn days(args: &Args) -> anyhow::Result<ExitCode> {
         }
         pipeline.apply(&emission.record);
         records += 1;
-        if records % args.batch as u64 == 0 {
+        if records.is_multiple_of(args.batch) {
             commit(&mut pipeline, &mut commits)?;
         }
     }
     commit(&mut pipeline, &mut commits)?;
     report(&mut pipeline, day, records, &mut commits)?;
-    drop(report);
     let stats = pipeline.stats();
     let (mean, p99, max) = spread(&mut all_commits);
     println!(
