@@ -225,14 +225,32 @@ CREATE INDEX alerts_cleared ON alerts (cleared_at_ms) WHERE cleared_at_ms IS NOT
 
 /// Tables, the columns `dump` shows (`*` for all) and the columns their rows are sorted
 /// by. The outbox leaves out its row numbers and claims: they depend on timing (which
-/// worker got there first), not on what is stored.
+/// worker got there first), not on what is stored. Names are shown instead of their
+/// numbers for the same reason: a name is numbered when a commit first needs it, so the
+/// numbers depend on where the commits fell.
 pub const TABLES: &[(&str, &str, &str)] = &[
-    ("names", "*", "id"),
+    ("names", "name", "name"),
     ("agents", "*", "agent_arn"),
-    ("contacts", "*", "contact_id"),
-    ("contact_entries", "*", "contact_id, n"),
+    (
+        "contacts",
+        "contact_id, queue, (SELECT name FROM names WHERE id = agent) AS agent, phase, active, \
+         initiated_at_ms, json",
+        "contact_id",
+    ),
+    (
+        "contact_entries",
+        "contact_id, n, at_ms, at, event, source, \
+         (SELECT name FROM names WHERE id = agent) AS agent, queue, duration_ms",
+        "contact_id, n",
+    ),
     ("contact_records", "*", "contact_id"),
-    ("transitions", "*", "seq"),
+    (
+        "transitions",
+        "seq, at_ms, at, kind, (SELECT name FROM names WHERE id = agent) AS agent, \
+         (SELECT name FROM names WHERE id = username) AS username, contact_id, channel, queue, \
+         from_status, to_status, duration_ms",
+        "seq",
+    ),
     ("triggers", "*", "contact_id, kind"),
     ("metric_cells", "*", "start_ms, kind, id"),
     ("alerts", "*", "id"),
