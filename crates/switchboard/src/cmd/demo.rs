@@ -56,7 +56,7 @@ pub struct Args {
 
 const TICK: Duration = Duration::from_millis(100);
 /// How many ticks of simulated time one delivery may cover when the pipeline is behind.
-const MAX_TICKS_BEHIND: f64 = 4.0;
+const MAX_TICKS_BEHIND: f64 = 2.0;
 const STREAMS: [RecordKind; 3] = [
     RecordKind::AgentEvent,
     RecordKind::ContactEvent,
@@ -289,7 +289,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("dashboard: {url}");
     }
 
-    let (tx, rx) = switchboard_io::delivery::channel(64);
+    // Few deliveries in flight: each holds a tick of records with their bytes.
+    let (tx, rx) = switchboard_io::delivery::channel(4);
     let ingest = Ingest::new(
         pipeline,
         rx,
