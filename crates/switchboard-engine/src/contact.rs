@@ -129,6 +129,20 @@ pub struct ContactTimeline {
     pub seen_events: Vec<u64>,
     /// Last change in event time (for eviction).
     pub last_activity: Timestamp,
+    /// Entries added since the engine last took them, with their arrival number (see
+    /// [`NewEntry`]); empty between records.
+    #[serde(skip)]
+    pub fresh: Vec<(u32, TimelineEntry)>,
+}
+
+/// A timeline entry just added, for a store that keeps entries as rows and writes only
+/// new ones. `n` counts the contact's entries in the order they arrived (0, 1, ...):
+/// entries sorted by time, equal times in arrival order, are the timeline's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    pub contact_id: String,
+    pub n: u32,
+    pub entry: TimelineEntry,
 }
 
 /// What applying a piece did.
@@ -166,6 +180,18 @@ impl ContactTimeline {
             record_ready_fired: false,
             seen_events: Vec::new(),
             last_activity: at,
+            fresh: Vec::new(),
+        }
+    }
+
+    /// Takes the entries added since the last call.
+    pub(crate) fn take_fresh(&mut self, out: &mut Vec<NewEntry>) {
+        for (n, entry) in self.fresh.drain(..) {
+            out.push(NewEntry {
+                contact_id: self.contact_id.clone(),
+                n,
+                entry,
+            });
         }
     }
 
@@ -191,6 +217,7 @@ impl ContactTimeline {
         if entry.at > self.last_activity {
             self.last_activity = entry.at;
         }
+        self.fresh.push((self.entries.len() as u32, entry.clone()));
         self.entries.reserve_exact(1);
         self.entries.insert(pos, entry);
     }
@@ -408,6 +435,31 @@ fn fill(slot: &mut Option<String>, value: Option<&str>) {
                 *slot = Some(v.to_owned());
             }
         }
+    }
+}
+
+/// A timeline entry's event name read back from a store: static text for every name the
+/// engine writes (timelines are many, their entries more), owned text otherwise.
+pub fn event_cow(name: String) -> Cow<'static, str> {
+    const OTHERS: &[&str] = &[
+        "initiated",
+        "connected_to_system",
+        "contact_data_updated",
+        "queued",
+        "connected_to_agent",
+        "disconnected",
+        "completed",
+        "paused",
+        "resumed",
+        "record_received",
+        "record_updated",
+    ];
+    if let Some(k) = TransitionKind::parse(&name) {
+        return Cow::Borrowed(k.as_str());
+    }
+    match OTHERS.iter().find(|o| **o == name) {
+        Some(o) => Cow::Borrowed(o),
+        None => Cow::Owned(name),
     }
 }
 

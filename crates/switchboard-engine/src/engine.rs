@@ -14,7 +14,7 @@ use switchboard_model::{ContactEventType, Record, RecordKind, Timestamp};
 
 use crate::agent::{AgentOutcome, AgentState, EffectiveState};
 use crate::alerts::{AlertConfig, AlertContext, AlertEvent, AlertKind, Alerts, Watch};
-use crate::contact::{ContactOutcome, ContactPhase, ContactTimeline, Trigger};
+use crate::contact::{ContactOutcome, ContactPhase, ContactTimeline, NewEntry, Trigger};
 use crate::metrics::{MetricCell, MetricKey, RecordSummary};
 use crate::transition::Transition;
 
@@ -30,10 +30,28 @@ pub struct EngineConfig {
     pub service_level_by_queue: BTreeMap<String, i64>,
     #[serde(default)]
     pub alerts: AlertConfig,
+    /// Seconds of event time a contact stays in memory after it ended (disconnected or
+    /// completed) and nothing more happened to it. After that only the store holds it: a
+    /// late record or event for it is applied to the copy read back from the store, with
+    /// the same result. 0 evicts at the first commit after it ended.
+    #[serde(default = "default_evict_after")]
+    pub evict_after_s: i64,
+    /// Seconds of event time after which a contact that never ended (its end was never
+    /// delivered) leaves memory all the same.
+    #[serde(default = "default_evict_idle")]
+    pub evict_idle_s: i64,
 }
 
 fn default_sl() -> i64 {
     20
+}
+
+fn default_evict_after() -> i64 {
+    3600
+}
+
+fn default_evict_idle() -> i64 {
+    24 * 3600
 }
 
 impl Default for EngineConfig {
@@ -42,6 +60,8 @@ impl Default for EngineConfig {
             service_level_s: default_sl(),
             service_level_by_queue: BTreeMap::new(),
             alerts: AlertConfig::default(),
+            evict_after_s: default_evict_after(),
+            evict_idle_s: default_evict_idle(),
         }
     }
 }
@@ -125,6 +145,8 @@ pub struct Changes {
     pub metric_deltas: BTreeMap<MetricKey, MetricCell>,
     /// Contact records accepted (new, or newer than the copy held).
     pub records: Vec<AcceptedRecord>,
+    /// Timeline entries added, in the order they were added.
+    pub entries: Vec<NewEntry>,
     pub dirty_agents: BTreeSet<String>,
     pub dirty_contacts: BTreeSet<String>,
 }
@@ -139,6 +161,7 @@ impl Changes {
             self.metric_deltas.entry(k).or_default().add(&c, 1);
         }
         self.records.extend(other.records);
+        self.entries.extend(other.entries);
         self.dirty_agents.extend(other.dirty_agents);
         self.dirty_contacts.extend(other.dirty_contacts);
     }
@@ -149,6 +172,7 @@ impl Changes {
             && self.alerts.is_empty()
             && self.metric_deltas.is_empty()
             && self.records.is_empty()
+            && self.entries.is_empty()
             && self.dirty_agents.is_empty()
             && self.dirty_contacts.is_empty()
     }
@@ -311,6 +335,7 @@ impl Engine {
                     .entry(cid.clone())
                     .or_insert_with(|| Box::new(ContactTimeline::new(cid, t.at)));
                 timeline.apply_transition(&t, &mut self.changes.triggers);
+                timeline.take_fresh(&mut self.changes.entries);
                 self.changes.dirty_contacts.insert(cid.clone());
             }
             self.changes.transitions.push(t);
@@ -377,6 +402,7 @@ impl Engine {
         if outcome == ContactOutcome::Duplicate {
             return Applied::Duplicate;
         }
+        timeline.take_fresh(&mut self.changes.entries);
         let phase = timeline.phase;
         let queue = timeline.queue.clone().or(queue_name);
         if !self.changes.dirty_contacts.contains(cid) {
@@ -457,6 +483,7 @@ impl Engine {
             self.triggers_scratch = triggers;
             return Applied::Duplicate;
         }
+        timeline.take_fresh(&mut self.changes.entries);
         let summary = RecordSummary::of(r);
         let sl = self.config.sl_threshold(summary.queue.as_deref());
         if let Some(old) = &previous {
@@ -586,6 +613,78 @@ impl Engine {
         mine.phase = mine.phase.max(stored.phase);
         mine.completed_fired |= stored.completed_fired;
         mine.record_ready_fired |= stored.record_ready_fired;
+    }
+
+    /// The contacts `record` would touch that this engine does not hold: the caller reads
+    /// them back from its store (they may have been evicted, see [`Engine::evict`]) and
+    /// hands them over with [`Engine::insert_contact`] before applying the record. The
+    /// engine itself does no I/O.
+    pub fn missing_contacts(&self, record: &RecordView<'_>) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut want = |id: &str| {
+            if !id.is_empty() && !self.contacts.contains_key(id) && !out.iter().any(|o| o == id) {
+                out.push(id.to_owned());
+            }
+        };
+        match record {
+            RecordView::ContactEvent(e) => want(e.detail.contact_id.as_str()),
+            RecordView::ContactRecord(r) => want(r.contact_id.as_str()),
+            RecordView::AgentEvent(e) => {
+                // Transitions name the contacts of either snapshot or of the agent's own
+                // view (a contact that left both snapshots is cleared).
+                for snap in [&e.current, &e.previous].into_iter().flatten() {
+                    for c in snap.contacts() {
+                        want(c.contact_id.as_str());
+                    }
+                }
+                if let Some(agent) = self.agents.get(e.agent_arn.as_str()) {
+                    for c in &agent.contacts {
+                        want(&c.contact_id);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Takes back a contact read from the store (see [`Engine::missing_contacts`]); a
+    /// contact already held is kept as it is.
+    pub fn insert_contact(&mut self, contact: ContactTimeline) {
+        self.contacts
+            .entry(contact.contact_id.clone())
+            .or_insert_with(|| Box::new(contact));
+    }
+
+    /// Drops from memory the contacts that ended more than `evict_after_s` before `now`
+    /// (event time), and those idle for more than `evict_idle_s`; returns how many. Call
+    /// it only once their changes are stored: from then on the store is their only copy.
+    pub fn evict(&mut self, now: Timestamp) -> usize {
+        let ended_before = now
+            .millis()
+            .saturating_sub(self.config.evict_after_s.saturating_mul(1000));
+        let idle_before = now
+            .millis()
+            .saturating_sub(self.config.evict_idle_s.saturating_mul(1000));
+        let before = self.contacts.len();
+        self.contacts.retain(|_, c| {
+            let last = c.last_activity.millis();
+            if c.is_active() {
+                last > idle_before
+            } else {
+                last > ended_before
+            }
+        });
+        let evicted = before - self.contacts.len();
+        // A burst (a backlog replayed) leaves a large table behind: give it back.
+        if self.contacts.capacity() > 1024 && self.contacts.len() < self.contacts.capacity() / 4 {
+            self.contacts.shrink_to_fit();
+        }
+        evicted
+    }
+
+    /// The newer of the two event clocks: the engine's idea of "now".
+    pub fn clock(&self) -> Option<Timestamp> {
+        self.meta.agent_clock.max(self.meta.contact_clock)
     }
 
     pub fn agent(&self, arn: &str) -> Option<&AgentState> {

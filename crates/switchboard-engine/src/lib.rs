@@ -20,7 +20,7 @@ pub mod transition;
 
 pub use agent::{AgentState, EffectiveState};
 pub use alerts::{Alert, AlertConfig, AlertEvent, AlertKind};
-pub use contact::{ContactTimeline, Trigger, TriggerKind};
+pub use contact::{ContactTimeline, EntrySource, NewEntry, TimelineEntry, Trigger, TriggerKind};
 pub use engine::{AcceptedRecord, Applied, Changes, Engine, EngineConfig, EngineMeta};
 pub use metrics::{Interval, MetricCell, MetricKey};
 pub use transition::{Transition, TransitionKind};

@@ -23,6 +23,27 @@ pub enum TransitionKind {
 }
 
 impl TransitionKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [TransitionKind; 12] = [
+        Self::AgentLoggedIn,
+        Self::AgentLoggedOut,
+        Self::AgentStatusChanged,
+        Self::ContactOffered,
+        Self::ContactConnected,
+        Self::HoldStarted,
+        Self::HoldEnded,
+        Self::AcwStarted,
+        Self::AcwEnded,
+        Self::ContactMissed,
+        Self::ContactRejected,
+        Self::ContactError,
+    ];
+
+    /// The kind [`TransitionKind::as_str`] names.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AgentLoggedIn => "agent_logged_in",

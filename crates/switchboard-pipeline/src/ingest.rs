@@ -102,6 +102,9 @@ pub struct Summary {
 }
 
 /// The pipeline thread's state.
+/// How many refreshed subjects [`Ingest`] remembers before it forgets the contacts.
+const MAX_REFRESHED: usize = 100_000;
+
 pub struct Ingest {
     pipeline: Pipeline,
     rx: DeliveryReceiver,
@@ -367,8 +370,25 @@ impl Ingest {
             RecordView::ContactRecord(r) => self.pipeline.refresh_contact_record(&r.contact_id)?,
             RecordView::ContactEvent(_) => {}
         }
+        if self.refreshed.len() >= MAX_REFRESHED {
+            self.trim_refreshed();
+        }
         self.refreshed.insert(key);
         Ok(())
+    }
+
+    /// Keeps the set of refreshed subjects bounded: entries of an epoch a partition has
+    /// left can never match again, and a contact refreshed twice only reads the store
+    /// once more (taking what it knows of the record is idempotent), so both go.
+    fn trim_refreshed(&mut self) {
+        let mut newest: std::collections::HashMap<String, u64> = Default::default();
+        for (p, epoch, _) in &self.refreshed {
+            let e = newest.entry(p.clone()).or_default();
+            *e = (*e).max(*epoch);
+        }
+        self.refreshed.retain(|(p, epoch, subject)| {
+            newest.get(p) == Some(epoch) && !subject.starts_with("contact ")
+        });
     }
 
     fn bad(&mut self, source: &str, e: &DecodeError) {

@@ -32,7 +32,7 @@ use switchboard_io::sinks::dead_letter::DeadLetter;
 use switchboard_io::sinks::ItemKind;
 use switchboard_model::decode::{DecodeError, Decoded, Source};
 use switchboard_model::{Record, RecordError, RecordView, Timestamp};
-use switchboard_store::{Batch, MetricQuery, OutboxEntry, Positions, Store};
+use switchboard_store::{Batch, MetricQuery, OutboxEntry, Positions, Pruned, Retention, Store};
 use switchboard_telemetry as telemetry;
 
 use crate::deliver::{dead_letter_entry, now_ms};
@@ -46,6 +46,12 @@ pub const METRIC_CLOSE_GRACE_MS: i64 = 5 * 60 * 1000;
 /// At most this many intervals are closed per commit (a replay that jumps months ahead
 /// catches up over several commits).
 const MAX_INTERVALS_PER_COMMIT: usize = 96;
+/// Rows of each kind one pruning pass removes at most: a few milliseconds of work, so
+/// the next commit does not wait behind it.
+pub const PRUNE_BATCH: usize = 500;
+/// How often pruning runs while it finds little to do (it runs after every commit while
+/// a backlog lasts).
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
 
 /// Called with the engine and the changes of each applied record (or tick).
 pub type PublishHook = Box<dyn Fn(&Engine, &Changes) + Send>;
@@ -57,6 +63,12 @@ pub struct PipelineStats {
     pub duplicates: u64,
     pub stale: u64,
     pub commits: u64,
+    /// Contacts dropped from memory after their changes were stored.
+    pub evicted: u64,
+    /// Contacts read back from the store for a record that named them.
+    pub reloaded: u64,
+    /// Rows retention removed.
+    pub pruned: Pruned,
 }
 
 pub struct Pipeline {
@@ -77,6 +89,10 @@ pub struct Pipeline {
     outbox: Vec<OutboxEntry>,
     /// Called after each commit that wrote outbox entries (wakes the delivery workers).
     on_routed: Option<Box<dyn Fn() + Send>>,
+    retention: Retention,
+    /// When pruning last ran, and whether it left rows behind (then it runs again at
+    /// the next commit).
+    last_prune: Option<(Instant, bool)>,
 }
 
 impl Pipeline {
@@ -102,7 +118,14 @@ impl Pipeline {
             rules: Rules::default(),
             outbox: Vec::new(),
             on_routed: None,
+            retention: Retention::default(),
+            last_prune: None,
         })
+    }
+
+    /// Keeps history as long as `retention` says (default: [`Retention::default`]).
+    pub fn set_retention(&mut self, retention: Retention) {
+        self.retention = retention;
     }
 
     /// Routes what `rules` select into the outbox from now on.
@@ -212,6 +235,7 @@ impl Pipeline {
         telemetry::event_in(source);
         let engine = Arc::clone(&self.engine);
         let mut engine = lock(&engine);
+        self.reload_missing(&mut engine, view);
         let applied = engine.apply_view(view, &decoded.raw);
         match applied {
             Applied::Applied => self.stats.applied += 1,
@@ -243,6 +267,26 @@ impl Pipeline {
             self.pending.merge(changes);
         }
         applied
+    }
+
+    /// Reads back from the store the contacts `record` names that the engine does not
+    /// hold (evicted ones, or those of a store restarted with only its live contacts), so
+    /// the record applies exactly as if they had never left memory. A store that cannot
+    /// answer is logged and counted; the record is applied all the same.
+    fn reload_missing(&mut self, engine: &mut Engine, record: &RecordView<'_>) {
+        for id in engine.missing_contacts(record) {
+            match self.store.contact_timeline(&id) {
+                Ok(Some(timeline)) => {
+                    engine.insert_contact(timeline);
+                    self.stats.reloaded += 1;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    telemetry::error(telemetry::error_kind::STORE);
+                    tracing::warn!(contact = %id, error = %e, "cannot read an evicted contact back from the store; applying the record without it");
+                }
+            }
+        }
     }
 
     /// Sends a record that did not decode to the dead letters (with the next commit).
@@ -338,6 +382,13 @@ impl Pipeline {
             return Err(e).context("cannot commit to the store");
         }
         self.moved.clear();
+        {
+            // Everything the engine holds is stored now: contacts done with can go.
+            let mut engine = lock(&self.engine);
+            if let Some(now) = engine.clock() {
+                self.stats.evicted += engine.evict(now) as u64;
+            }
+        }
         if !outbox.is_empty() {
             let mut by_sink: BTreeMap<&str, u64> = BTreeMap::new();
             for e in &outbox {
@@ -353,7 +404,42 @@ impl Pipeline {
         telemetry::store_commit(started.elapsed().as_secs_f64());
         telemetry::events_out(telemetry::sink::STORE, items);
         self.stats.commits += 1;
+        self.maybe_prune();
         Ok(())
+    }
+
+    /// Prunes what retention no longer keeps, [`PRUNE_BATCH`] rows of a kind at most, by
+    /// the engine's event clock: every [`PRUNE_EVERY`], and after every commit while a
+    /// backlog lasts. A failure is logged and tried again later; it never fails a commit.
+    fn maybe_prune(&mut self) {
+        let due = match self.last_prune {
+            None => true,
+            Some((at, more)) => more || at.elapsed() >= PRUNE_EVERY,
+        };
+        if !due {
+            return;
+        }
+        let Some(now) = lock(&self.engine).clock() else {
+            return;
+        };
+        self.prune_at(now);
+    }
+
+    /// One pruning pass as of `now` (event time); returns what it removed.
+    pub fn prune_at(&mut self, now: Timestamp) -> Pruned {
+        match self.store.prune(now.millis(), &self.retention, PRUNE_BATCH) {
+            Ok(p) => {
+                self.last_prune = Some((Instant::now(), p.hit(PRUNE_BATCH)));
+                self.stats.pruned.add(&p);
+                p
+            }
+            Err(e) => {
+                self.last_prune = Some((Instant::now(), false));
+                telemetry::error(telemetry::error_kind::STORE);
+                tracing::warn!(error = %e, "cannot prune old history; trying again later");
+                Pruned::default()
+            }
+        }
     }
 }
 

@@ -72,6 +72,7 @@ pub fn serve(config: &Config) -> anyhow::Result<Outcome> {
     let outputs = runtime.block_on(Outputs::build(config))?;
     let mut pipeline =
         Pipeline::open(store, config.engine.clone())?.with_rules(outputs.rules.clone());
+    pipeline.set_retention(config.store.retention);
     let saved_positions = pipeline.positions().clone();
     tracing::info!(store = %url, worker, "store opened, engine restored");
     #[cfg(feature = "connect")]

@@ -31,6 +31,31 @@ pub enum StoreError {
         supported: i64,
     },
 
+    /// The store holds data in a layout older than the compact one, which is not
+    /// migrated in place.
+    #[error(
+        "SQLite store {path} holds data in the schema of an older switchboard (version \
+         {found}); this one ({supported}) stores it in a compact layout and does not convert \
+         it in place. Replay your Connect data into a new store (switchboard replay PATH... \
+         --store sqlite:NEW.db) and point the config at it, or keep running the older \
+         switchboard on this file"
+    )]
+    OldSchema {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+
+    /// A stored value is damaged (a deflated column that does not inflate, a timestamp
+    /// that does not parse).
+    #[error("SQLite store {path}: table {table}, row {key}: {reason}")]
+    Damaged {
+        path: String,
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
+
     /// A statement failed.
     #[error("SQLite store {path}: {context}: {source}")]
     Sqlite {

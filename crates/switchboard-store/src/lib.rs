@@ -16,6 +16,7 @@
 //! - [`url`] turns `sqlite:PATH` and `postgres://...` into a store;
 //! - [`query`] holds the filters and rows of the query methods;
 //! - [`outbox`] holds the outbox's entries, rows and depths;
+//! - [`retention`] holds how long history is kept ([`Store::prune`]) and table sizes;
 //! - [`sqlite`] is the embedded default, [`SqliteStore`];
 //! - [`postgres`] is the shared store for several workers, [`PostgresStore`];
 //! - [`error`] holds [`StoreError`].
@@ -25,6 +26,7 @@ pub mod error;
 pub mod outbox;
 pub mod postgres;
 pub mod query;
+pub mod retention;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
@@ -41,6 +43,7 @@ pub use query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
     TransitionRow,
 };
+pub use retention::{Pruned, Retention, TableStats};
 pub use sqlite::SqliteStore;
 pub use url::StoreUrl;
 
@@ -107,8 +110,9 @@ pub struct Loaded {
 /// A durable home for the engine's output and state. Implemented by [`SqliteStore`] and
 /// [`PostgresStore`], with the same semantics (one shared test suite runs on both).
 pub trait Store: Send {
-    /// Everything needed to resume: agent states, contact timelines, engine meta and input
-    /// positions, as of the last commit.
+    /// Everything needed to resume, as of the last commit: agent states, the contacts
+    /// still live (not ended; ended ones are read back one by one when a record names
+    /// them, see [`Store::contact_timeline`]), engine meta and input positions.
     fn load(&self) -> Result<Loaded, StoreError>;
 
     /// Writes a whole batch atomically, outbox entries included: either all of it is
@@ -137,6 +141,12 @@ pub trait Store: Send {
     /// One contact: its timeline and its newest contact record.
     fn contact(&self, contact_id: &str) -> Result<Option<ContactDetail>, StoreError>;
 
+    /// One contact's timeline alone (the pipeline reads evicted contacts back with it).
+    /// The default goes through [`Store::contact`]; the stores here skip the record.
+    fn contact_timeline(&self, contact_id: &str) -> Result<Option<ContactTimeline>, StoreError> {
+        Ok(self.contact(contact_id)?.map(|d| d.timeline))
+    }
+
     /// Transitions in the order they were derived.
     fn transitions(&self, filter: &TransitionFilter) -> Result<Vec<TransitionRow>, StoreError>;
 
@@ -149,6 +159,25 @@ pub trait Store: Send {
     /// The whole contents as canonical text: every table, every row sorted by key. Two
     /// stores with equal dumps hold the same data (used to compare stores in tests).
     fn dump(&self) -> Result<String, StoreError>;
+
+    /// Removes history older than `retention` allows as of `now_ms` (event time): at most
+    /// `limit` rows of each kind, each kind in a short transaction of its own, so a
+    /// commit never waits long behind it. Call again while [`Pruned::hit`] says more may
+    /// be waiting. A store that cannot prune keeps everything.
+    fn prune(
+        &mut self,
+        now_ms: i64,
+        retention: &Retention,
+        limit: usize,
+    ) -> Result<Pruned, StoreError> {
+        let _ = (now_ms, retention, limit);
+        Ok(Pruned::default())
+    }
+
+    /// Rows and bytes on disk (indexes included) per table, by table name.
+    fn table_stats(&self) -> Result<Vec<TableStats>, StoreError> {
+        Ok(Vec::new())
+    }
 
     /// Stores `entries` outside a commit (dead-letter replay), in one transaction, and
     /// returns how many were added: an entry whose sink and key are already queued is

@@ -14,7 +14,10 @@ use switchboard_engine::{
 };
 use switchboard_model::{ContactRecord, Record, Timestamp};
 
-use crate::{AgentFilter, Batch, ContactFilter, MetricQuery, Positions, Store, TransitionFilter};
+use crate::{
+    AgentFilter, Batch, ContactFilter, MetricQuery, Positions, Pruned, Retention, Store,
+    TransitionFilter,
+};
 
 mod outbox;
 pub use outbox::*;
@@ -36,6 +39,9 @@ macro_rules! store_suite {
         $crate::store_suite!(@tests $open;
             empty_store_loads_nothing,
             load_restores_what_was_committed,
+            load_reads_only_live_contacts,
+            prune_removes_what_retention_no_longer_keeps_in_small_batches,
+            table_stats_count_rows_and_bytes,
             indexed_columns_and_queries_follow_the_json,
             one_agent_by_arn,
             metric_deltas_add_up_and_longest_wait_is_a_maximum,
@@ -222,8 +228,11 @@ pub fn load_restores_what_was_committed(open: Open) {
     assert_eq!(loaded.positions, positions);
     assert_eq!(loaded.agents.len(), 1);
     assert_eq!(&loaded.agents[0], engine.agent(AGENT).unwrap());
-    assert_eq!(loaded.contacts.len(), 1);
-    assert_eq!(&loaded.contacts[0], engine.contact("c-1").unwrap());
+    // c-1 ended: not loaded, but read back by id when a record names it.
+    assert!(loaded.contacts.is_empty());
+    let c1 = f.store.contact_timeline("c-1").unwrap().unwrap();
+    assert_eq!(&c1, engine.contact("c-1").unwrap());
+    assert!(f.store.contact_timeline("c-404").unwrap().is_none());
     let meta = loaded.meta.unwrap();
     assert_eq!(meta.counters, engine.counters());
     assert_eq!(meta.counters.duplicates, 1);
@@ -235,8 +244,143 @@ pub fn load_restores_what_was_committed(open: Open) {
         loaded.contacts,
         meta,
     );
+    let again_missing =
+        Record::ContactRecord(Box::new(contact_record("c-1", "2026-01-05T09:06:00Z", "a")));
+    let bytes = serde_json::to_vec(&again_missing).unwrap();
+    let view = switchboard_model::RecordView::parse(again_missing.kind(), true, &bytes).unwrap();
+    assert_eq!(restored.missing_contacts(&view), vec!["c-1".to_owned()]);
+    restored.insert_contact(c1);
     let again = Record::ContactRecord(Box::new(contact_record("c-1", "2026-01-05T09:06:00Z", "a")));
     assert_eq!(restored.apply(&again), engine.apply(&again));
+}
+
+pub fn load_reads_only_live_contacts(open: Open) {
+    let mut f = open();
+    let mut engine = Engine::new(EngineConfig::default());
+    // c-1 is connected (live) after the first two events.
+    for r in &day()[..2] {
+        engine.apply(r);
+    }
+    commit_engine(f.store.as_mut(), &mut engine, &Positions::new());
+    let loaded = f.store.load().unwrap();
+    assert_eq!(loaded.contacts.len(), 1);
+    assert_eq!(&loaded.contacts[0], engine.contact("c-1").unwrap());
+    // Once it ended, a restart no longer brings it into memory.
+    for r in &day()[2..] {
+        engine.apply(r);
+    }
+    commit_engine(f.store.as_mut(), &mut engine, &Positions::new());
+    assert!(f.store.load().unwrap().contacts.is_empty());
+    assert_eq!(
+        f.store.contact_timeline("c-1").unwrap().as_ref(),
+        engine.contact("c-1")
+    );
+}
+
+/// [`day`], then a second call (c-2) still connected, and two alerts, one cleared.
+fn day_with_live_contact_and_alerts(store: &mut dyn Store) {
+    let mut engine = Engine::new(EngineConfig::default());
+    feed(&mut engine);
+    engine.apply(&agent_event(
+        "e4",
+        "2026-01-05T09:10:00.000Z",
+        "STATE_CHANGE",
+        snapshot("Available", None),
+        snapshot("Available", Some(("c-2", "CONNECTED"))),
+    ));
+    let mut changes = engine.take_changes();
+    changes.alerts = vec![alert("a1", Some("2026-01-05T09:03:00Z")), alert("a2", None)];
+    store
+        .commit(&Batch::new(&engine, &changes, &Positions::new()))
+        .unwrap();
+}
+
+pub fn prune_removes_what_retention_no_longer_keeps_in_small_batches(open: Open) {
+    let mut f = open();
+    let store = f.store.as_mut();
+    day_with_live_contact_and_alerts(store);
+    let day = Retention {
+        transitions_days: 1,
+        contacts_days: 1,
+        triggers_days: 1,
+        alerts_days: 1,
+        metric_cells_days: 1,
+    };
+    // Time is passed in: nothing is older than a day on the next morning, and nothing
+    // goes at all when everything is kept forever.
+    let next_morning = ts("2026-01-06T07:00:00Z").millis();
+    assert_eq!(
+        store.prune(next_morning, &day, 2).unwrap(),
+        Pruned::default()
+    );
+    let week_later = ts("2026-01-12T00:00:00Z").millis();
+    assert_eq!(
+        store.prune(week_later, &Retention::forever(), 2).unwrap(),
+        Pruned::default()
+    );
+
+    // A week later, everything old goes, two rows of a kind per call at most.
+    let mut total = Pruned::default();
+    let mut calls = 0;
+    loop {
+        let p = store.prune(week_later, &day, 2).unwrap();
+        assert!(p.transitions <= 2 && p.metric_cells <= 2 && p.contacts <= 2);
+        total.add(&p);
+        calls += 1;
+        if !p.hit(2) {
+            break;
+        }
+        assert!(calls < 100, "pruning does not end");
+    }
+    assert!(calls > 1, "one call took more than its limit");
+    assert_eq!(total.contacts, 1, "the live contact stays: {total:?}");
+    assert_eq!(total.triggers, 2, "{total:?}");
+    assert_eq!(total.alerts, 1, "the active alert stays: {total:?}");
+    assert!(
+        total.transitions >= 3 && total.metric_cells >= 1,
+        "{total:?}"
+    );
+
+    assert!(store.contact("c-1").unwrap().is_none());
+    assert!(store.contact_timeline("c-2").unwrap().is_some());
+    let alerts: Vec<String> = store
+        .alerts(false)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(alerts, ["a2"]);
+    assert!(store
+        .transitions(&TransitionFilter::default())
+        .unwrap()
+        .is_empty());
+    let dump = store.dump().unwrap();
+    for table in ["contact_records", "triggers", "metric_cells"] {
+        assert!(dump_rows(&dump, table).is_empty(), "{table} left: {dump}");
+    }
+    // Nothing more to do.
+    assert_eq!(store.prune(week_later, &day, 2).unwrap(), Pruned::default());
+}
+
+pub fn table_stats_count_rows_and_bytes(open: Open) {
+    let mut f = open();
+    day_with_live_contact_and_alerts(f.store.as_mut());
+    let stats = f.store.table_stats().unwrap();
+    let get = |name: &str| {
+        stats
+            .iter()
+            .find(|t| t.table == name)
+            .unwrap_or_else(|| panic!("no {name} in {stats:?}"))
+    };
+    assert_eq!(get("contacts").rows, 2);
+    assert_eq!(get("alerts").rows, 2);
+    assert_eq!(get("contact_records").rows, 1);
+    let transitions = f.store.transitions(&TransitionFilter::default()).unwrap();
+    assert_eq!(get("transitions").rows, transitions.len() as u64);
+    assert_eq!(get("outbox").rows, 0);
+    for t in &stats {
+        assert!(t.bytes > 0, "{t:?}");
+    }
 }
 
 pub fn indexed_columns_and_queries_follow_the_json(open: Open) {

@@ -38,6 +38,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Check a config file without starting anything; print every problem.
     Validate(cmd::validate::Args),
+    /// Look into a store (`store stats`: rows and bytes per table).
+    Store(cmd::store::Args),
     /// List, show and replay dead letters (records that did not decode, items a sink refused).
     Dlq(cmd::dlq::Args),
     /// Set up, inspect and remove Connect data streaming (`aws setup | status | teardown`).
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "connect")]
         Command::Aws(args) => cmd::aws::run(*args),
         Command::Lambda(args) => cmd::lambda::run(args),
+        Command::Store(args) => cmd::store::run(args),
     };
     match result {
         Ok(code) => code,

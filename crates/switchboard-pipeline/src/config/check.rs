@@ -154,6 +154,9 @@ fn check_threshold(value: i64, key: &str, problems: &mut Problems) {
     }
 }
 
+/// The longest a contact may be kept in memory after it ended or went idle.
+const MAX_KEEP_S: i64 = 366 * 24 * 3600;
+
 fn check_engine(engine: &EngineConfig, problems: &mut Problems) {
     check_threshold(engine.service_level_s, "engine.service_level_s", problems);
     for (queue, s) in &engine.service_level_by_queue {
@@ -162,6 +165,17 @@ fn check_engine(engine: &EngineConfig, problems: &mut Problems) {
             &format!("engine.service_level_by_queue.{}", toml_key(queue)),
             problems,
         );
+    }
+    for (name, value) in [
+        ("evict_after_s", engine.evict_after_s),
+        ("evict_idle_s", engine.evict_idle_s),
+    ] {
+        if !(0..=MAX_KEEP_S).contains(&value) {
+            problems.push(
+                format!("engine.{name}"),
+                format!("{value} is out of range: seconds, 0 to {MAX_KEEP_S} (a year)"),
+            );
+        }
     }
     let a = &engine.alerts;
     for (name, value) in [

@@ -119,6 +119,12 @@ pub struct StoreConfig {
     /// a shared store its own, stable across restarts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
+    /// How long history is kept, per kind, in days of event time (0 keeps it forever):
+    /// `transitions_days` (default 90), `contacts_days` (ended contacts with their
+    /// entries and records, 90), `triggers_days` (30), `alerts_days` (cleared alerts, 90),
+    /// `metric_cells_days` (400). Pruned a few hundred rows at a time between commits.
+    #[serde(default)]
+    pub retention: switchboard_store::Retention,
 }
 
 /// `[server]`.
@@ -224,6 +230,7 @@ impl Config {
             store: StoreConfig {
                 url: "postgres://switchboard:secret@db.internal:5432/switchboard".into(),
                 worker: Some("worker-1".into()),
+                retention: switchboard_store::Retention::default(),
             },
             engine: EngineConfig::default(),
             server: ServerConfig {

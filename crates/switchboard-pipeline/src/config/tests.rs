@@ -364,3 +364,46 @@ fn a_server_open_beyond_loopback_needs_auth() {
     assert_eq!(keys(&p), ["server.listen"], "{p}");
     assert!(p.list[0].message.contains("without authentication"), "{p}");
 }
+
+#[test]
+fn eviction_and_retention_are_read_and_checked_with_their_paths() {
+    let text = r#"
+        [store]
+        url = "sqlite:sb.db"
+        [store.retention]
+        transitions_days = 7
+        contacts_days = 0
+        [engine]
+        evict_after_s = 0
+        evict_idle_s = 7200
+        [[sources]]
+        type = "files"
+        paths = ["."]
+        "#;
+    let c = load(text).unwrap();
+    assert_eq!(c.store.retention.transitions_days, 7);
+    assert_eq!(c.store.retention.contacts_days, 0);
+    assert_eq!(c.store.retention.metric_cells_days, 400);
+    assert_eq!((c.engine.evict_after_s, c.engine.evict_idle_s), (0, 7200));
+
+    let p = problems(
+        r#"
+        [store]
+        url = "sqlite:sb.db"
+        [store.retention]
+        transition_days = 7
+        [engine]
+        evict_after_s = -1
+        [[sources]]
+        type = "files"
+        paths = ["."]
+        "#,
+    );
+    let mut k = keys(&p);
+    k.sort();
+    assert_eq!(
+        k,
+        ["engine.evict_after_s", "store.retention.transition_days"],
+        "{p}"
+    );
+}

@@ -43,6 +43,8 @@ pub struct Options {
     pub outbox: OutboxConfig,
     /// How long the delivery workers get at the end.
     pub drain: Duration,
+    /// How long history is kept.
+    pub retention: switchboard_store::Retention,
 }
 
 impl Options {
@@ -56,6 +58,7 @@ impl Options {
             outputs: Outputs::default(),
             outbox: OutboxConfig::default(),
             drain: Duration::from_secs(30),
+            retention: Default::default(),
         }
     }
 }
@@ -108,8 +111,9 @@ pub fn replay(inputs: &[PathBuf], url: &StoreUrl, options: &Options) -> anyhow::
     let store = url
         .open_as(&options.worker)
         .with_context(|| format!("cannot open store {url}"))?;
-    let pipeline =
+    let mut pipeline =
         Pipeline::open(store, options.engine.clone())?.with_rules(options.outputs.rules.clone());
+    pipeline.set_retention(options.retention);
     let saved = pipeline.positions().clone();
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = switchboard_io::delivery::channel(4);

@@ -47,6 +47,7 @@ pub fn merge(stored: ContactTimeline, incoming: &ContactTimeline) -> ContactTime
         record_summary,
         mut seen_events,
         last_activity,
+        fresh: _,
     } = stored;
     let newer_record = incoming.record_updated_at >= record_updated_at;
     for id in &incoming.seen_events {
@@ -88,6 +89,7 @@ pub fn merge(stored: ContactTimeline, incoming: &ContactTimeline) -> ContactTime
         record_ready_fired: record_ready_fired || incoming.record_ready_fired,
         seen_events,
         last_activity: last_activity.max(incoming.last_activity),
+        fresh: Vec::new(),
     }
 }
 

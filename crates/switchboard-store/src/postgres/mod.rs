@@ -43,6 +43,7 @@
 mod dump;
 mod merge;
 mod outbox;
+mod prune;
 mod read;
 pub mod schema;
 #[cfg(test)]
@@ -277,6 +278,10 @@ impl Store for PostgresStore {
         read::contacts(self, filter)
     }
 
+    fn contact_timeline(&self, contact_id: &str) -> Result<Option<ContactTimeline>, StoreError> {
+        read::contact_timeline(self, contact_id)
+    }
+
     fn contact(&self, contact_id: &str) -> Result<Option<ContactDetail>, StoreError> {
         read::contact(self, contact_id)
     }
@@ -295,6 +300,19 @@ impl Store for PostgresStore {
 
     fn dump(&self) -> Result<String, StoreError> {
         dump::dump(self)
+    }
+
+    fn prune(
+        &mut self,
+        now_ms: i64,
+        retention: &crate::Retention,
+        limit: usize,
+    ) -> Result<crate::Pruned, StoreError> {
+        prune::prune(self, now_ms, retention, limit)
+    }
+
+    fn table_stats(&self) -> Result<Vec<crate::TableStats>, StoreError> {
+        prune::table_stats(self)
     }
 
     fn outbox_insert(&mut self, entries: &[OutboxEntry]) -> Result<u64, StoreError> {

@@ -134,7 +134,7 @@ pub(super) fn load(store: &PostgresStore) -> Result<Loaded, StoreError> {
     )?;
     let contacts = store.timelines(
         "loading contacts",
-        "SELECT contact_id, json FROM contacts ORDER BY contact_id COLLATE \"C\"",
+        "SELECT contact_id, json FROM contacts WHERE active ORDER BY contact_id COLLATE \"C\"",
         &[],
     )?;
     let meta: Option<EngineMeta> = store
@@ -235,6 +235,19 @@ pub(super) fn contact(
         )?
         .pop();
     Ok(Some(ContactDetail { timeline, record }))
+}
+
+pub(super) fn contact_timeline(
+    store: &PostgresStore,
+    contact_id: &str,
+) -> Result<Option<ContactTimeline>, StoreError> {
+    Ok(store
+        .timelines(
+            "reading a contact",
+            "SELECT contact_id, json FROM contacts WHERE contact_id = $1",
+            &[&contact_id],
+        )?
+        .pop())
 }
 
 pub(super) fn transitions(

@@ -18,7 +18,7 @@ use crate::sqlite::schema::OUTBOX_DUMP;
 
 /// Migrations, in order; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 /// Never edit a released migration: append a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this code reads and writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -204,3 +204,9 @@ pub const DUMP: &[(&str, &str, &str)] = &[
     ("positions", "source, position", "source"),
     ("outbox", OUTBOX_DUMP, "sink, key"),
 ];
+
+/// Indexes that let retention find old triggers and cleared alerts without a scan.
+const V3: &str = "
+CREATE INDEX triggers_at ON triggers (at_ms);
+CREATE INDEX alerts_cleared ON alerts (cleared_at_ms) WHERE cleared_at_ms IS NOT NULL;
+";

@@ -9,10 +9,13 @@
 //! - `write`: [`Store::commit`], one transaction per batch, metric deltas added in SQL;
 //! - `read`: [`Store::load`] and the query methods;
 //! - `outbox`: the outbox methods, each write in an `IMMEDIATE` transaction;
+//! - `prune`: retention and table sizes;
 //! - `dump`: the canonical text of the whole store.
 
+mod compact;
 pub(crate) mod dump;
 mod outbox;
+mod prune;
 mod read;
 pub mod schema;
 mod write;
@@ -27,7 +30,10 @@ use crate::query::{
     AgentFilter, ContactDetail, ContactFilter, MetricQuery, MetricRow, TransitionFilter,
     TransitionRow,
 };
-use crate::{Batch, Loaded, OutboxDepth, OutboxEntry, OutboxRow, Positions, Store, StoreError};
+use crate::{
+    Batch, Loaded, OutboxDepth, OutboxEntry, OutboxRow, Positions, Pruned, Retention, Store,
+    StoreError, TableStats,
+};
 
 /// How long to wait for another connection's lock (another process, or the pipeline's
 /// commit while a sink worker claims) before giving up.
@@ -93,6 +99,13 @@ impl SqliteStore {
         if found == schema::VERSION {
             return Ok(());
         }
+        if (1..schema::COMPACT).contains(&found) && self.holds_history()? {
+            return Err(StoreError::OldSchema {
+                path: self.path.clone(),
+                found,
+                supported: schema::VERSION,
+            });
+        }
         let path = self.path.clone();
         let err = move |source| StoreError::Sqlite {
             path: path.clone(),
@@ -106,6 +119,18 @@ impl SqliteStore {
         tx.pragma_update(None, "user_version", schema::VERSION)
             .map_err(&err)?;
         tx.commit().map_err(&err)
+    }
+
+    /// Whether a store of the old layout has rows in the tables the compact one replaces.
+    fn holds_history(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM contacts) OR EXISTS (SELECT 1 FROM transitions)
+                 OR EXISTS (SELECT 1 FROM contact_records) OR EXISTS (SELECT 1 FROM triggers)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err("checking an older store for data"))
     }
 
     /// Maps an SQLite error to a [`StoreError`] naming this store and `context`.
@@ -143,6 +168,10 @@ impl Store for SqliteStore {
         read::contacts(self, filter)
     }
 
+    fn contact_timeline(&self, contact_id: &str) -> Result<Option<ContactTimeline>, StoreError> {
+        read::contact_timeline(self, contact_id)
+    }
+
     fn contact(&self, contact_id: &str) -> Result<Option<ContactDetail>, StoreError> {
         read::contact(self, contact_id)
     }
@@ -161,6 +190,19 @@ impl Store for SqliteStore {
 
     fn dump(&self) -> Result<String, StoreError> {
         dump::dump(self)
+    }
+
+    fn prune(
+        &mut self,
+        now_ms: i64,
+        retention: &Retention,
+        limit: usize,
+    ) -> Result<Pruned, StoreError> {
+        prune::prune(self, now_ms, retention, limit)
+    }
+
+    fn table_stats(&self) -> Result<Vec<TableStats>, StoreError> {
+        prune::table_stats(self)
     }
 
     fn outbox_insert(&mut self, entries: &[OutboxEntry]) -> Result<u64, StoreError> {

@@ -7,9 +7,12 @@
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, OptionalExtension};
 use serde::de::DeserializeOwned;
-use switchboard_engine::{AgentState, Alert, ContactTimeline, MetricKey};
+use switchboard_engine::{
+    AgentState, Alert, ContactTimeline, MetricKey, Transition, TransitionKind,
+};
 use switchboard_model::Timestamp;
 
+use super::compact::{at_from, inflate_json, source_of};
 use super::write::sql_err;
 use super::SqliteStore;
 use crate::columns::{dimension, metric_cell, metric_rows};
@@ -58,6 +61,66 @@ fn query_json<T: DeserializeOwned>(
     Ok(out)
 }
 
+/// Runs `sql` (which selects a contact id and its deflated JSON) and gives back the
+/// timelines with their entries.
+fn timelines(
+    store: &SqliteStore,
+    context: &'static str,
+    sql: &str,
+    args: Vec<Value>,
+) -> Result<Vec<ContactTimeline>, StoreError> {
+    let err = sql_err(&store.path, context);
+    let mut stmt = store.conn.prepare_cached(sql).map_err(&err)?;
+    let mut rows = stmt.query(params_from_iter(args)).map_err(&err)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(&err)? {
+        let id: String = row.get(0).map_err(&err)?;
+        let blob: Vec<u8> = row.get(1).map_err(&err)?;
+        let mut c: ContactTimeline = inflate_json(&store.path, "contacts", &id, &blob)?;
+        c.entries = entries(store, &id)?;
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// One contact's timeline entries, in the engine's order: by time, equal times in the
+/// order they arrived.
+fn entries(
+    store: &SqliteStore,
+    contact_id: &str,
+) -> Result<Vec<switchboard_engine::TimelineEntry>, StoreError> {
+    let err = sql_err(&store.path, "reading timeline entries");
+    let mut stmt = store
+        .conn
+        .prepare_cached(
+            "SELECT e.at_ms, e.at, e.event, e.source, a.name, e.queue, e.duration_ms
+             FROM contact_entries e LEFT JOIN names a ON a.id = e.agent
+             WHERE e.contact_id = ?1 ORDER BY e.n",
+        )
+        .map_err(&err)?;
+    let mut rows = stmt.query([contact_id]).map_err(&err)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(&err)? {
+        let event: String = r.get(2).map_err(&err)?;
+        out.push(switchboard_engine::TimelineEntry {
+            at: at_from(
+                &store.path,
+                "contact_entries",
+                contact_id,
+                r.get(0).map_err(&err)?,
+                r.get(1).map_err(&err)?,
+            )?,
+            event: switchboard_engine::contact::event_cow(event),
+            source: source_of(r.get(3).map_err(&err)?),
+            agent_arn: r.get(4).map_err(&err)?,
+            queue: r.get(5).map_err(&err)?,
+            duration_ms: r.get(6).map_err(&err)?,
+        });
+    }
+    out.sort_by_key(|e| e.at);
+    Ok(out)
+}
+
 /// `WHERE` clauses and their arguments, built up one filter at a time.
 #[derive(Default)]
 struct Where {
@@ -99,11 +162,10 @@ pub(super) fn load(store: &SqliteStore) -> Result<Loaded, StoreError> {
         "SELECT agent_arn, json FROM agents ORDER BY agent_arn",
         vec![],
     )?;
-    let contacts = query_json(
+    let contacts = timelines(
         store,
-        "contacts",
         "loading contacts",
-        "SELECT contact_id, json FROM contacts ORDER BY contact_id",
+        "SELECT contact_id, json FROM contacts WHERE active ORDER BY contact_id",
         vec![],
     )?;
     let meta = query_json(
@@ -170,7 +232,10 @@ pub(super) fn contacts(
     let mut w = Where::default();
     w.add_opt("active = ?", &filter.active);
     w.add_opt("queue = ?", &filter.queue);
-    w.add_opt("agent_arn = ?", &filter.agent_arn);
+    w.add_opt(
+        "agent = (SELECT id FROM names WHERE name = ?)",
+        &filter.agent_arn,
+    );
     w.add_opt("initiated_at_ms >= ?", &filter.since.map(Timestamp::millis));
     let sql = format!(
         "SELECT contact_id, json FROM contacts{} \
@@ -178,31 +243,45 @@ pub(super) fn contacts(
         w.sql(),
         limit_sql(filter.limit)
     );
-    query_json(store, "contacts", "listing contacts", &sql, w.args)
+    timelines(store, "listing contacts", &sql, w.args)
 }
 
 pub(super) fn contact(
     store: &SqliteStore,
     contact_id: &str,
 ) -> Result<Option<ContactDetail>, StoreError> {
-    let err = sql_err(&store.path, "reading a contact");
-    let one = |sql: &str| -> Result<Option<String>, StoreError> {
-        store
-            .conn
-            .query_row(sql, [contact_id], |r| r.get(0))
-            .optional()
-            .map_err(&err)
-    };
-    let Some(timeline) = one("SELECT json FROM contacts WHERE contact_id = ?1")? else {
+    let Some(timeline) = contact_timeline(store, contact_id)? else {
         return Ok(None);
     };
-    let record = one("SELECT json FROM contact_records WHERE contact_id = ?1")?;
+    let err = sql_err(&store.path, "reading a contact record");
+    let record: Option<Vec<u8>> = store
+        .conn
+        .query_row(
+            "SELECT json FROM contact_records WHERE contact_id = ?1",
+            [contact_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(&err)?;
     Ok(Some(ContactDetail {
-        timeline: decode(store, "contacts", contact_id, &timeline)?,
+        timeline,
         record: record
-            .map(|r| decode(store, "contact_records", contact_id, &r))
+            .map(|r| inflate_json(&store.path, "contact_records", contact_id, &r))
             .transpose()?,
     }))
+}
+
+pub(super) fn contact_timeline(
+    store: &SqliteStore,
+    contact_id: &str,
+) -> Result<Option<ContactTimeline>, StoreError> {
+    Ok(timelines(
+        store,
+        "reading a contact",
+        "SELECT contact_id, json FROM contacts WHERE contact_id = ?1",
+        vec![Value::Text(contact_id.to_owned())],
+    )?
+    .pop())
 }
 
 pub(super) fn transitions(
@@ -210,13 +289,19 @@ pub(super) fn transitions(
     filter: &TransitionFilter,
 ) -> Result<Vec<TransitionRow>, StoreError> {
     let mut w = Where::default();
-    w.add_opt("agent_arn = ?", &filter.agent_arn);
-    w.add_opt("contact_id = ?", &filter.contact_id);
-    w.add_opt("at_ms >= ?", &filter.from.map(Timestamp::millis));
-    w.add_opt("at_ms < ?", &filter.to.map(Timestamp::millis));
-    w.add_opt("seq > ?", &filter.after_seq);
+    w.add_opt(
+        "t.agent = (SELECT id FROM names WHERE name = ?)",
+        &filter.agent_arn,
+    );
+    w.add_opt("t.contact_id = ?", &filter.contact_id);
+    w.add_opt("t.at_ms >= ?", &filter.from.map(Timestamp::millis));
+    w.add_opt("t.at_ms < ?", &filter.to.map(Timestamp::millis));
+    w.add_opt("t.seq > ?", &filter.after_seq);
     let sql = format!(
-        "SELECT seq, json FROM transitions{} ORDER BY seq{}",
+        "SELECT t.seq, t.at_ms, t.at, t.kind, a.name, u.name, t.contact_id, t.channel, t.queue,
+                t.from_status, t.to_status, t.duration_ms
+         FROM transitions t JOIN names a ON a.id = t.agent LEFT JOIN names u ON u.id = t.username{}
+         ORDER BY t.seq{}",
         w.sql(),
         limit_sql(filter.limit)
     );
@@ -224,12 +309,34 @@ pub(super) fn transitions(
     let mut stmt = store.conn.prepare(&sql).map_err(&err)?;
     let mut rows = stmt.query(params_from_iter(w.args)).map_err(&err)?;
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(&err)? {
-        let seq: i64 = row.get(0).map_err(&err)?;
-        let json: String = row.get(1).map_err(&err)?;
+    while let Some(r) = rows.next().map_err(&err)? {
+        let seq: i64 = r.get(0).map_err(&err)?;
+        let key = seq.to_string();
+        let kind: String = r.get(3).map_err(&err)?;
+        let Some(kind) = TransitionKind::parse(&kind) else {
+            // A kind this version does not know (written by a newer one).
+            continue;
+        };
         out.push(TransitionRow {
             seq,
-            transition: decode(store, "transitions", &seq.to_string(), &json)?,
+            transition: Transition {
+                kind,
+                at: at_from(
+                    &store.path,
+                    "transitions",
+                    &key,
+                    r.get(1).map_err(&err)?,
+                    r.get(2).map_err(&err)?,
+                )?,
+                agent_arn: r.get(4).map_err(&err)?,
+                username: r.get(5).map_err(&err)?,
+                contact_id: r.get(6).map_err(&err)?,
+                channel: r.get(7).map_err(&err)?,
+                queue: r.get(8).map_err(&err)?,
+                from: r.get(9).map_err(&err)?,
+                to: r.get(10).map_err(&err)?,
+                duration_ms: r.get(11).map_err(&err)?,
+            },
         });
     }
     Ok(out)

@@ -4,12 +4,24 @@
 //! migration above the stored version, in one transaction; a store with a version above
 //! [`VERSION`] was written by a newer switchboard and is refused rather than misread.
 //!
-//! Each table keeps the engine's value as JSON (`json`, the source of truth that `load`
-//! reads back) plus the few columns queries filter on, indexed.
+//! Since version 3 the store is compact (about a third of the bytes per contact of
+//! version 2): history is kept in columns rather than JSON — transitions, triggers and
+//! timeline entries are rows of their own, written once when they happen rather than
+//! re-serialised with their whole timeline at each commit — agent ARNs (and usernames)
+//! are numbers into the `names` table, and the JSON that remains (a contact's scalar
+//! fields, its contact record) is stored deflated. Agents, alerts and the engine meta
+//! keep their JSON as it was.
+//!
+//! A store of version 1 or 2 that holds data is refused with a message saying what to
+//! do (replay the data into a new store); an empty one is migrated. See
+//! [`super::SqliteStore::open`].
 
 /// Migrations, in order; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 /// Never edit a released migration: append a new one.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+
+/// The first version whose layout an older store cannot be migrated to in place.
+pub const COMPACT: i64 = 3;
 
 /// The schema version this code reads and writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -132,14 +144,113 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_ready ON outbox (sink, not_before_ms, id);
 ";
 
+/// The compact layout (see the module docs). It replaces the tables of version 1 whose
+/// layout changed, so it only runs on a store that holds none of their rows.
+const V3: &str = "
+DROP TABLE contacts;
+DROP TABLE contact_records;
+DROP TABLE transitions;
+DROP TABLE triggers;
+
+CREATE TABLE names (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE contacts (
+    contact_id      TEXT PRIMARY KEY,
+    queue           TEXT,
+    agent           INTEGER,
+    phase           TEXT NOT NULL,
+    active          INTEGER NOT NULL,
+    initiated_at_ms INTEGER,
+    json            BLOB NOT NULL
+);
+CREATE INDEX contacts_queue ON contacts (queue, initiated_at_ms);
+CREATE INDEX contacts_agent ON contacts (agent, initiated_at_ms);
+CREATE INDEX contacts_live ON contacts (contact_id) WHERE active;
+CREATE INDEX contacts_initiated ON contacts (initiated_at_ms);
+
+CREATE TABLE contact_entries (
+    contact_id  TEXT NOT NULL,
+    n           INTEGER NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    at          TEXT,
+    event       TEXT NOT NULL,
+    source      INTEGER NOT NULL,
+    agent       INTEGER,
+    queue       TEXT,
+    duration_ms INTEGER,
+    PRIMARY KEY (contact_id, n)
+) WITHOUT ROWID;
+
+-- A rowid table: rows near a kilobyte would spill into overflow pages of their own
+-- in a WITHOUT ROWID table.
+CREATE TABLE contact_records (
+    contact_id     TEXT PRIMARY KEY,
+    last_update_ms INTEGER NOT NULL,
+    json           BLOB NOT NULL
+);
+
+CREATE TABLE transitions (
+    seq         INTEGER PRIMARY KEY,
+    at_ms       INTEGER NOT NULL,
+    at          TEXT,
+    kind        TEXT NOT NULL,
+    agent       INTEGER NOT NULL,
+    username    INTEGER,
+    contact_id  TEXT,
+    channel     TEXT,
+    queue       TEXT,
+    from_status TEXT,
+    to_status   TEXT,
+    duration_ms INTEGER
+);
+CREATE INDEX transitions_agent ON transitions (agent, at_ms);
+CREATE INDEX transitions_contact ON transitions (contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX transitions_at ON transitions (at_ms);
+
+CREATE TABLE triggers (
+    contact_id         TEXT NOT NULL,
+    kind               TEXT NOT NULL,
+    initial_contact_id TEXT,
+    at_ms              INTEGER NOT NULL,
+    at                 TEXT,
+    PRIMARY KEY (contact_id, kind)
+) WITHOUT ROWID;
+CREATE INDEX triggers_at ON triggers (at_ms);
+
+CREATE INDEX alerts_cleared ON alerts (cleared_at_ms) WHERE cleared_at_ms IS NOT NULL;
+";
+
 /// Tables, the columns `dump` shows (`*` for all) and the columns their rows are sorted
 /// by. The outbox leaves out its row numbers and claims: they depend on timing (which
-/// worker got there first), not on what is stored.
+/// worker got there first), not on what is stored. Names are shown instead of their
+/// numbers for the same reason: a name is numbered when a commit first needs it, so the
+/// numbers depend on where the commits fell.
 pub const TABLES: &[(&str, &str, &str)] = &[
+    ("names", "name", "name"),
     ("agents", "*", "agent_arn"),
-    ("contacts", "*", "contact_id"),
+    (
+        "contacts",
+        "contact_id, queue, (SELECT name FROM names WHERE id = agent) AS agent, phase, active, \
+         initiated_at_ms, json",
+        "contact_id",
+    ),
+    (
+        "contact_entries",
+        "contact_id, n, at_ms, at, event, source, \
+         (SELECT name FROM names WHERE id = agent) AS agent, queue, duration_ms",
+        "contact_id, n",
+    ),
     ("contact_records", "*", "contact_id"),
-    ("transitions", "*", "seq"),
+    (
+        "transitions",
+        "seq, at_ms, at, kind, (SELECT name FROM names WHERE id = agent) AS agent, \
+         (SELECT name FROM names WHERE id = username) AS username, contact_id, channel, queue, \
+         from_status, to_status, duration_ms",
+        "seq",
+    ),
     ("triggers", "*", "contact_id, kind"),
     ("metric_cells", "*", "start_ms, kind, id"),
     ("alerts", "*", "id"),

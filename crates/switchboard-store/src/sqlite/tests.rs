@@ -154,3 +154,74 @@ fn concurrent_claims_on_several_connections_are_disjoint() {
         .collect();
     assert_eq!(all, want, "every row claimed exactly once");
 }
+
+/// A store file as switchboard wrote it before the compact layout (schema version 2),
+/// with `rows` transitions in it.
+fn old_store(path: &std::path::Path, rows: usize) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    for sql in &schema::MIGRATIONS[..2] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 2).unwrap();
+    for i in 0..rows {
+        conn.execute(
+            "INSERT INTO transitions (at_ms, kind, agent_arn, contact_id, json)
+             VALUES (?1, 'agent_logged_in', 'arn:a', NULL, '{}')",
+            [i as i64],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "INSERT INTO outbox (rule, sink, key, kind, payload, event_ms, created_ms)
+         VALUES ('r', 'hook', 'k1', 'record', x'7b7d', 1, 1)",
+        [],
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_old_store_with_data_is_refused_saying_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    old_store(&path, 3);
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::OldSchema { found: 2, .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("switchboard replay") && msg.contains("older switchboard"),
+        "{msg}"
+    );
+    // Refused without touching it: still version 2, its rows still there.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM transitions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn an_old_store_without_history_is_migrated_and_keeps_its_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    old_store(&path, 0);
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::VERSION);
+    let queued = store.outbox_peek(None, 10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].entry.key, "k1");
+    // And it takes commits in the new layout.
+    let mut engine = switchboard_engine::Engine::new(Default::default());
+    crate::suite::feed(&mut engine);
+    crate::suite::commit_engine(&mut store, &mut engine, &Positions::new());
+    assert_eq!(
+        store.contact_timeline("c-1").unwrap().as_ref(),
+        engine.contact("c-1")
+    );
+}

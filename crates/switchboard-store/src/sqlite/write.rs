@@ -1,7 +1,9 @@
 //! [`Store::commit`](crate::Store::commit) for SQLite: one transaction per batch.
 //!
-//! Current states (agents, contacts, engine meta, positions) are upserted whole; history
-//! (transitions) is appended; contact records keep the newest `LastUpdateTimestamp`;
+//! Current states (agents, contacts without their entries, engine meta, positions) are
+//! upserted whole; history (transitions, new timeline entries) is appended, in the
+//! compact layout of [`super::compact`]; contact records keep the newest
+//! `LastUpdateTimestamp`;
 //! triggers are kept once per contact and kind; alerts are upserted by id so a `cleared`
 //! event overwrites its `raised` row; metric deltas are *added* to the stored cells in
 //! SQL, so the same totals come out whatever the batch boundaries were; outbox entries
@@ -14,6 +16,7 @@ use rusqlite::{params, Transaction, TransactionBehavior};
 use serde::Serialize;
 use switchboard_engine::{MetricCell, MetricKey};
 
+use super::compact::{at_text, deflate_bytes, deflate_json, source_code, Names};
 use super::SqliteStore;
 use crate::columns::{phase_str, trigger_kind_str};
 use crate::{Batch, StoreError};
@@ -24,10 +27,12 @@ pub(super) fn commit(store: &mut SqliteStore, batch: &Batch<'_>) -> Result<(), S
         .conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql_err(path, "starting a commit"))?;
+    let mut names = Names::default();
     write_agents(&tx, path, batch)?;
-    write_contacts(&tx, path, batch)?;
+    write_contacts(&tx, path, batch, &mut names)?;
+    write_entries(&tx, path, batch, &mut names)?;
     write_records(&tx, path, batch)?;
-    write_transitions(&tx, path, batch)?;
+    write_transitions(&tx, path, batch, &mut names)?;
     write_triggers(&tx, path, batch)?;
     write_metrics(&tx, path, batch)?;
     write_alerts(&tx, path, batch)?;
@@ -84,31 +89,84 @@ fn write_agents(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(
     Ok(())
 }
 
-fn write_contacts(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(), StoreError> {
+fn write_contacts(
+    tx: &Transaction<'_>,
+    path: &str,
+    batch: &Batch<'_>,
+    names: &mut Names,
+) -> Result<(), StoreError> {
     let err = sql_err(path, "writing contacts");
     let mut stmt = tx
         .prepare_cached(
-            "INSERT INTO contacts (contact_id, initial_contact_id, queue, agent_arn, phase,
-                                   active, initiated_at_ms, json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO contacts (contact_id, queue, agent, phase, active, initiated_at_ms, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (contact_id) DO UPDATE SET
-                initial_contact_id = excluded.initial_contact_id, queue = excluded.queue,
-                agent_arn = excluded.agent_arn, phase = excluded.phase,
+                queue = excluded.queue, agent = excluded.agent, phase = excluded.phase,
                 active = excluded.active, initiated_at_ms = excluded.initiated_at_ms,
                 json = excluded.json",
         )
         .map_err(&err)?;
     for c in &batch.contacts {
-        let json = to_json("contact", &c.contact_id, c)?;
+        // The entries are rows of their own (`write_entries`).
+        let json = deflate_json("contact", &c.contact_id, &WithoutEntries(c))?;
+        let agent = names.opt(tx, path, c.agent_arn.as_deref())?;
         stmt.execute(params![
             c.contact_id,
-            c.initial_contact_id(),
             c.queue,
-            c.agent_arn,
+            agent,
             phase_str(c.phase),
             c.is_active(),
             c.initiated_at.map(|t| t.millis()),
             json
+        ])
+        .map_err(&err)?;
+    }
+    Ok(())
+}
+
+/// A timeline serialised as it is but with an empty list of entries.
+struct WithoutEntries<'a>(&'a switchboard_engine::ContactTimeline);
+
+impl Serialize for WithoutEntries<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut v = serde_json::to_value(self.0).map_err(serde::ser::Error::custom)?;
+        if let Some(map) = v.as_object_mut() {
+            map.insert("entries".to_owned(), serde_json::Value::Array(Vec::new()));
+        }
+        v.serialize(s)
+    }
+}
+
+/// The entries added since the last commit, each once: an entry already stored (the
+/// same contact and arrival number) is kept as it is.
+fn write_entries(
+    tx: &Transaction<'_>,
+    path: &str,
+    batch: &Batch<'_>,
+    names: &mut Names,
+) -> Result<(), StoreError> {
+    let err = sql_err(path, "writing timeline entries");
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO contact_entries (contact_id, n, at_ms, at, event, source, agent, queue,
+                                          duration_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (contact_id, n) DO NOTHING",
+        )
+        .map_err(&err)?;
+    for new in &batch.changes.entries {
+        let e = &new.entry;
+        let agent = names.opt(tx, path, e.agent_arn.as_deref())?;
+        stmt.execute(params![
+            new.contact_id,
+            new.n,
+            e.at.millis(),
+            at_text(e.at),
+            e.event.as_ref(),
+            source_code(e.source),
+            agent,
+            e.queue,
+            e.duration_ms
         ])
         .map_err(&err)?;
     }
@@ -127,7 +185,7 @@ fn write_records(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<
         .map_err(&err)?;
     for r in &batch.changes.records {
         // The record as it arrived, not re-encoded: nulls and unknown fields included.
-        let json = String::from_utf8_lossy(&r.raw);
+        let json = deflate_bytes(&r.raw);
         stmt.execute(params![
             r.contact_id,
             r.last_update_timestamp.millis(),
@@ -142,22 +200,31 @@ fn write_transitions(
     tx: &Transaction<'_>,
     path: &str,
     batch: &Batch<'_>,
+    names: &mut Names,
 ) -> Result<(), StoreError> {
     let err = sql_err(path, "writing transitions");
     let mut stmt = tx
         .prepare_cached(
-            "INSERT INTO transitions (at_ms, kind, agent_arn, contact_id, json)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO transitions (at_ms, at, kind, agent, username, contact_id, channel,
+                                      queue, from_status, to_status, duration_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )
         .map_err(&err)?;
     for t in &batch.changes.transitions {
-        let json = to_json("transition of", &t.agent_arn, t)?;
+        let agent = names.id(tx, path, &t.agent_arn)?;
+        let username = names.opt(tx, path, t.username.as_deref())?;
         stmt.execute(params![
             t.at.millis(),
+            at_text(t.at),
             t.kind.as_str(),
-            t.agent_arn,
+            agent,
+            username,
             t.contact_id,
-            json
+            t.channel,
+            t.queue,
+            t.from,
+            t.to,
+            t.duration_ms
         ])
         .map_err(&err)?;
     }
@@ -168,19 +235,20 @@ fn write_triggers(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result
     let err = sql_err(path, "writing triggers");
     let mut stmt = tx
         .prepare_cached(
-            "INSERT INTO triggers (contact_id, kind, initial_contact_id, at_ms, json)
+            "INSERT INTO triggers (contact_id, kind, initial_contact_id, at_ms, at)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (contact_id, kind) DO NOTHING",
         )
         .map_err(&err)?;
     for t in &batch.changes.triggers {
-        let json = to_json("trigger for", &t.contact_id, t)?;
+        // The initial contact only where it is another one.
+        let initial = Some(&t.initial_contact_id).filter(|i| **i != t.contact_id);
         stmt.execute(params![
             t.contact_id,
             trigger_kind_str(t.kind),
-            t.initial_contact_id,
+            initial,
             t.at.millis(),
-            json
+            at_text(t.at)
         ])
         .map_err(&err)?;
     }

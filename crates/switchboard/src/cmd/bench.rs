@@ -44,6 +44,9 @@ enum What {
     /// Records per second into S3 and PostgreSQL through the outbox, and commit-to-webhook
     /// latency.
     Sinks(super::bench_sinks::Args),
+    /// Resident memory over days of a running pipeline (or of `switchboard demo`), with
+    /// commit times and store size.
+    Memory(super::bench_memory::Args),
 }
 
 #[derive(clap::Args)]
@@ -93,6 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         What::Firehose(a) => super::bench_firehose::run(a),
         What::Kinesis(a) => super::bench_kinesis::run(a),
         What::Sinks(a) => super::bench_sinks::run(a),
+        What::Memory(a) => super::bench_memory::run(a),
     }
 }
 
@@ -148,14 +152,20 @@ fn parse_duration(text: &str) -> Result<u64, String> {
 }
 
 /// Resident set size of this process, bytes (`VmRSS` of `/proc/self/status`).
-fn resident_bytes() -> anyhow::Result<u64> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").context("cannot read /proc/self/status")?;
+pub(crate) fn resident_bytes() -> anyhow::Result<u64> {
+    resident_bytes_of("self")
+}
+
+/// Resident set size of process `pid` (or `self`), bytes (`VmRSS` of its
+/// `/proc/PID/status`).
+pub(crate) fn resident_bytes_of(pid: &str) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
     let kb = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .context("no VmRSS in /proc/self/status (memory is measured on Linux only)")?;
+        .with_context(|| format!("no VmRSS in {path} (memory is measured on Linux only)"))?;
     Ok(kb * 1024)
 }
 

@@ -55,6 +55,8 @@ pub struct Args {
 }
 
 const TICK: Duration = Duration::from_millis(100);
+/// How many ticks of simulated time one delivery may cover when the pipeline is behind.
+const MAX_TICKS_BEHIND: f64 = 2.0;
 const STREAMS: [RecordKind; 3] = [
     RecordKind::AgentEvent,
     RecordKind::ContactEvent,
@@ -285,7 +287,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("dashboard: {url}");
     }
 
-    let (tx, rx) = switchboard_io::delivery::channel(64);
+    // Few deliveries in flight: each holds a tick of records with their bytes.
+    let (tx, rx) = switchboard_io::delivery::channel(4);
     let ingest = Ingest::new(
         pipeline,
         rx,
@@ -315,7 +318,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut last_draw = started;
     loop {
         let elapsed = started.elapsed();
-        let until = sim_start + (elapsed.as_secs_f64() * args.speed * 1000.0) as i64;
+        let wall_until = sim_start + (elapsed.as_secs_f64() * args.speed * 1000.0) as i64;
+        // A pipeline that cannot keep up (a speed too high for the machine) slows the
+        // simulation down rather than letting ever larger batches queue up: one delivery
+        // covers at most MAX_TICKS_BEHIND ticks of simulated time, so memory stays bounded.
+        let step = (TICK.as_secs_f64() * MAX_TICKS_BEHIND * args.speed * 1000.0) as i64;
+        let until = wall_until.min(sim.now().millis().max(sim_start) + step.max(1));
         let now = Timestamp::from_millis(until);
         let delivery = demo.delivery(sim.next_batch(now), now, sim.now());
         if tx.blocking_send(delivery).is_err() {

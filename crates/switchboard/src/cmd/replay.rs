@@ -84,6 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         options.engine = c.engine.clone();
         options.worker = c.worker().to_owned();
         options.outbox = c.outbox.clone();
+        options.retention = c.store.retention;
         let mut c = c.clone();
         if args.dead_letter.is_some() {
             c.dead_letter = None;
