@@ -78,7 +78,24 @@ fn firehose_request(instance: &str, t: &str) -> Request {
 /// storage configs in the fake.
 async fn inventory(c: &Clients, fake: &ConnectFake, instance: &str, t: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for s in c.kinesis.list_streams().send().await.unwrap().stream_names {
+    // Paginated: the test servers hold every other test's streams too.
+    let mut streams = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = c
+            .kinesis
+            .list_streams()
+            .set_next_token(next.take())
+            .send()
+            .await
+            .unwrap();
+        streams.extend(page.stream_names);
+        match page.next_token {
+            Some(token) if page.has_more_streams => next = Some(token),
+            _ => break,
+        }
+    }
+    for s in streams {
         if s.contains(t) {
             let tags = c
                 .kinesis

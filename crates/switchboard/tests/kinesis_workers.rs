@@ -180,6 +180,14 @@ fn write_config(
 url = "{store}"
 worker = "{worker}"
 
+# The simulated day is in the past, and `run` ages history by the wall clock: keep it all.
+[store.retention]
+transitions_days = 0
+contacts_days = 0
+triggers_days = 0
+alerts_days = 0
+metric_cells_days = 0
+
 [server]
 enabled = false
 

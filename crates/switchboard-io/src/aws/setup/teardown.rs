@@ -85,16 +85,16 @@ pub async fn find(c: &Clients, instance_id: &str) -> Result<TeardownPlan, SetupE
         );
     }
     for name in firehose::list(&c.firehose).await? {
+        // Tags first: only ours are described (the ARN is what disassociation needs).
+        let t = tags_or_skip!(firehose::tags(&c.firehose, &name).await);
+        let o = owner(pairs(&t), instance_id);
+        if matches!(o, Owner::Other) {
+            continue;
+        }
         let Some(f) = tags_or_skip!(firehose::find(&c.firehose, &name).await) else {
             continue;
         };
-        mine(
-            Kind::DeliveryStream,
-            name,
-            f.arn,
-            owner(pairs(&f.tags), instance_id),
-            &mut plan,
-        );
+        mine(Kind::DeliveryStream, name, f.arn, o, &mut plan);
     }
     for name in events::list_rules(&c.events)
         .await?

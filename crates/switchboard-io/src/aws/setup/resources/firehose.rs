@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use aws_sdk_firehose::types::{
-    BufferingHints, DeliveryStreamType, ExtendedS3DestinationConfiguration,
+    BufferingHints, CompressionFormat, DeliveryStreamType, ExtendedS3DestinationConfiguration,
     ProcessingConfiguration, Processor, ProcessorParameter, ProcessorParameterName, ProcessorType,
 };
 
@@ -327,6 +327,23 @@ pub struct Found {
     pub buffer_secs: u32,
 }
 
+/// The tags of the delivery stream `name`. Read before describing it, so that teardown
+/// never depends on how someone else's stream describes itself.
+pub async fn tags(
+    c: &aws_sdk_firehose::Client,
+    name: &str,
+) -> Result<Vec<(String, String)>, SetupError> {
+    Ok(c.list_tags_for_delivery_stream()
+        .delivery_stream_name(name)
+        .send()
+        .await
+        .map_err(err(format!("ListTagsForDeliveryStream {name}")))?
+        .tags
+        .into_iter()
+        .map(|t| (t.key, t.value.unwrap_or_default()))
+        .collect())
+}
+
 /// The delivery stream `name`, or `None`.
 pub async fn find(c: &aws_sdk_firehose::Client, name: &str) -> Result<Option<Found>, SetupError> {
     let d = match c
@@ -344,16 +361,7 @@ pub async fn find(c: &aws_sdk_firehose::Client, name: &str) -> Result<Option<Fou
         .destinations
         .first()
         .and_then(|dest| dest.extended_s3_destination_description.clone());
-    let tags = c
-        .list_tags_for_delivery_stream()
-        .delivery_stream_name(name)
-        .send()
-        .await
-        .map_err(err(format!("ListTagsForDeliveryStream {name}")))?
-        .tags
-        .into_iter()
-        .map(|t| (t.key, t.value.unwrap_or_default()))
-        .collect();
+    let tags = tags(c, name).await?;
     Ok(Some(Found {
         arn: d.delivery_stream_arn,
         tags,
@@ -398,6 +406,9 @@ pub async fn create(
         .bucket_arn(format!("arn:aws:s3:::{}", t.bucket))
         .prefix(&t.prefix)
         .error_output_prefix(&t.error_prefix)
+        // Explicit, as the console's default: Connect's records are small JSON lines that
+        // Athena reads as they are. (Describe answers require the field, so say it.)
+        .compression_format(CompressionFormat::Uncompressed)
         .buffering_hints(
             BufferingHints::builder()
                 .size_in_mbs(i32::try_from(t.buffer_mb).unwrap_or(5))
