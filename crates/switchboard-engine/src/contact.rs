@@ -116,6 +116,7 @@ pub struct ContactTimeline {
     pub attributes: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_updated_at: Option<Timestamp>,
+    #[serde(serialize_with = "serialize_entries")]
     pub entries: Vec<TimelineEntry>,
     #[serde(default)]
     pub completed_fired: bool,
@@ -133,6 +134,39 @@ pub struct ContactTimeline {
     /// [`NewEntry`]); empty between records.
     #[serde(skip)]
     pub fresh: Vec<(u32, TimelineEntry)>,
+}
+
+thread_local! {
+    /// Set while [`ContactTimeline::serialize_without_entries`] runs.
+    static OMIT_ENTRIES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn serialize_entries<S: serde::Serializer>(
+    entries: &[TimelineEntry],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    if OMIT_ENTRIES.with(|o| o.get()) {
+        s.collect_seq(std::iter::empty::<&TimelineEntry>())
+    } else {
+        s.collect_seq(entries)
+    }
+}
+
+impl ContactTimeline {
+    /// Serializes the timeline with `entries` written as `[]`: for a store that keeps
+    /// the entries as rows of their own. Same output as serializing a copy whose entries
+    /// were cleared, without the copy.
+    pub fn serialize_without_entries<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                OMIT_ENTRIES.with(|o| o.set(false));
+            }
+        }
+        OMIT_ENTRIES.with(|o| o.set(true));
+        let _reset = Reset;
+        self.serialize(s)
+    }
 }
 
 /// A timeline entry just added, for a store that keeps entries as rows and writes only
@@ -478,4 +512,35 @@ fn event_name(t: &ContactEventType) -> Cow<'static, str> {
         T::Resumed => "resumed",
         T::Other(other) => return Cow::Owned(other.to_ascii_lowercase()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without its entries, a timeline serializes exactly as a copy whose entries were
+    /// cleared, and serializing it whole afterwards still writes them.
+    #[test]
+    fn serialize_without_entries_matches_a_cleared_copy() {
+        let at = Timestamp::parse("2026-01-05T10:00:00.000Z").expect("parses");
+        let mut t = ContactTimeline::new("c-1", at);
+        t.queue = Some("Sales".into());
+        t.seen_events = vec![1, 2];
+        t.entries.push(TimelineEntry {
+            at,
+            event: "initiated".into(),
+            source: EntrySource::ContactEvent,
+            agent_arn: None,
+            queue: None,
+            duration_ms: None,
+        });
+        let mut cleared = t.clone();
+        cleared.entries.clear();
+        let mut without = Vec::new();
+        t.serialize_without_entries(&mut serde_json::Serializer::new(&mut without))
+            .expect("serializes");
+        assert_eq!(without, serde_json::to_vec(&cleared).expect("serializes"));
+        let whole = serde_json::to_value(&t).expect("serializes");
+        assert_eq!(whole["entries"].as_array().map(Vec::len), Some(1));
+    }
 }

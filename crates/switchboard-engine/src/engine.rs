@@ -187,12 +187,16 @@ pub struct AcceptedRecord {
     pub raw: Bytes,
 }
 
+/// The engine's maps by id: foldhash (randomly seeded per process, as std's SipHash is)
+/// hashes the ARNs and contact ids of every record several times faster.
+type Map<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 /// The engine.
 #[derive(Debug, Default)]
 pub struct Engine {
     config: EngineConfig,
-    agents: HashMap<String, Box<AgentState>>,
-    contacts: HashMap<String, Box<ContactTimeline>>,
+    agents: Map<Box<AgentState>>,
+    contacts: Map<Box<ContactTimeline>>,
     /// Metric summary of the last record applied per contact.
     meta: EngineMeta,
     changes: Changes,

@@ -54,6 +54,12 @@ impl Timestamp {
         }
     }
 
+    /// Whether this is written as [`Timestamp::from_millis`] writes it: UTC (`Z`), three
+    /// fraction digits, nothing below the millisecond.
+    pub fn is_plain_millis(&self) -> bool {
+        self.frac == digits_tag(3) && self.sub_milli_nanos == 0 && self.offset_minutes == ZULU
+    }
+
     /// A UTC timestamp written with second precision (contact records). Sub-second
     /// milliseconds are truncated.
     pub fn from_secs(secs: i64) -> Self {

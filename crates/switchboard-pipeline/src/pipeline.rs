@@ -245,6 +245,11 @@ impl Pipeline {
         if applied != Applied::Applied {
             telemetry::dedupe_drop(source);
         }
+        if self.hooks.is_empty() && self.rules.is_empty() {
+            // Nobody reads a record's own changes: they gather in the engine and the
+            // commit takes them all at once.
+            return applied;
+        }
         let changes = engine.take_changes();
         if applied == Applied::Applied && !self.rules.is_empty() {
             let now = now_ms();
@@ -335,6 +340,7 @@ impl Pipeline {
     /// (the engine already holds their effect) and the next commit writes them.
     pub fn commit(&mut self) -> anyhow::Result<()> {
         self.last_commit = Instant::now();
+        self.take_engine_changes();
         if self.rules.wants(ItemKind::MetricInterval) {
             if let Err(e) = self.close_metric_intervals() {
                 tracing::warn!(error = %format!("{e:#}"), "cannot route closed metric intervals; trying again at the next commit");
@@ -345,6 +351,11 @@ impl Pipeline {
         }
         let pending = std::mem::take(&mut self.pending);
         let outbox = std::mem::take(&mut self.outbox);
+        if Arc::strong_count(&self.engine) == 1 {
+            // Nobody else can read the engine (no API, no dashboard): write straight
+            // from it, without copies.
+            return self.commit_unshared(pending, outbox);
+        }
         // Copy what the batch needs and let go of the engine before writing: a store
         // commit takes tens of milliseconds, and API readers would wait on the lock all
         // that time. Only this thread changes the engine, so the copy stays current.
@@ -362,17 +373,16 @@ impl Pipeline {
                 .collect();
             (agents, contacts, engine.meta().clone())
         };
-        let batch = Batch {
+        let items = (pending.transitions.len() + pending.records.len() + agents.len()) as u64;
+        let started = Instant::now();
+        let result = self.store.commit(&Batch {
             changes: &pending,
             agents: agents.iter().collect(),
             contacts: contacts.iter().collect(),
             meta: &meta,
             positions: &self.moved,
             outbox: &outbox,
-        };
-        let started = Instant::now();
-        let items = (pending.transitions.len() + pending.records.len() + batch.agents.len()) as u64;
-        let result = self.store.commit(&batch);
+        });
         if let Err(e) = result {
             telemetry::error(telemetry::error_kind::STORE);
             self.pending = pending;
@@ -381,6 +391,69 @@ impl Pipeline {
             self.outbox.extend(newer);
             return Err(e).context("cannot commit to the store");
         }
+        telemetry::events_out(telemetry::sink::STORE, items);
+        self.committed(outbox, started);
+        Ok(())
+    }
+
+    /// [`Pipeline::commit`] when this pipeline holds the only reference to the engine:
+    /// the batch borrows the states it writes instead of copying them.
+    fn commit_unshared(
+        &mut self,
+        pending: Changes,
+        outbox: Vec<OutboxEntry>,
+    ) -> anyhow::Result<()> {
+        let engine_ref = Arc::clone(&self.engine);
+        let engine = lock(&engine_ref);
+        let agents: Vec<&AgentState> = pending
+            .dirty_agents
+            .iter()
+            .filter_map(|a| engine.agent(a))
+            .collect();
+        let contacts: Vec<&ContactTimeline> = pending
+            .dirty_contacts
+            .iter()
+            .filter_map(|c| engine.contact(c))
+            .collect();
+        let items = (pending.transitions.len() + pending.records.len() + agents.len()) as u64;
+        let started = Instant::now();
+        let result = self.store.commit(&Batch {
+            changes: &pending,
+            agents,
+            contacts,
+            meta: engine.meta(),
+            positions: &self.moved,
+            outbox: &outbox,
+        });
+        drop(engine);
+        if let Err(e) = result {
+            telemetry::error(telemetry::error_kind::STORE);
+            self.pending = pending;
+            let newer = std::mem::replace(&mut self.outbox, outbox);
+            self.outbox.extend(newer);
+            return Err(e).context("cannot commit to the store");
+        }
+        telemetry::events_out(telemetry::sink::STORE, items);
+        self.committed(outbox, started);
+        Ok(())
+    }
+
+    /// Moves the engine's gathered changes (those no hook took one record at a time) to
+    /// the pending ones.
+    fn take_engine_changes(&mut self) {
+        let changes = lock(&self.engine).take_changes();
+        if changes.is_empty() {
+            return;
+        }
+        if self.pending.is_empty() {
+            self.pending = changes;
+        } else {
+            self.pending.merge(changes);
+        }
+    }
+
+    /// What follows a successful commit: eviction, routing figures, telemetry, pruning.
+    fn committed(&mut self, outbox: Vec<OutboxEntry>, started: Instant) {
         self.moved.clear();
         {
             // Everything the engine holds is stored now: contacts done with can go.
@@ -402,10 +475,8 @@ impl Pipeline {
             }
         }
         telemetry::store_commit(started.elapsed().as_secs_f64());
-        telemetry::events_out(telemetry::sink::STORE, items);
         self.stats.commits += 1;
         self.maybe_prune();
-        Ok(())
     }
 
     /// Prunes what retention no longer keeps, [`PRUNE_BATCH`] rows of a kind at most, by

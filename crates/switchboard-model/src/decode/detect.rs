@@ -12,6 +12,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::split::Keys;
 use super::{decode_payload, DecodeError, Decoded, Nest, Source};
 use crate::contact_event::CONTACT_EVENT_DETAIL_TYPE;
 use crate::envelope::{
@@ -292,6 +293,48 @@ impl Probe {
     }
 }
 
+/// The shape of a plain record from its top-level keys alone, when they decide it the
+/// way [`Probe::shape`] would: no key of an envelope, and the keys of one record kind.
+/// `None` when only a parse can tell (and for anything but an object).
+fn record_shape(keys: Keys) -> Option<Shape> {
+    if !keys.is_sure() {
+        return None;
+    }
+    let has = |k: &[u8]| keys.has(k);
+    let envelope = [
+        &b"Records"[..],
+        b"records",
+        b"rawData",
+        b"Messages",
+        b"Body",
+        b"SequenceNumber",
+        b"Data",
+    ];
+    if envelope.iter().any(|k| has(k)) {
+        return None;
+    }
+    if has(b"AgentARN") && has(b"EventType") {
+        return Some(Shape::Record(RecordKind::AgentEvent, false));
+    }
+    if has(b"ContactId")
+        && !has(b"EventType")
+        && (has(b"AWSContactTraceRecordFormatVersion") || has(b"InitiationTimestamp"))
+    {
+        return Some(Shape::Record(RecordKind::ContactRecord, false));
+    }
+    if has(b"detail") {
+        if has(b"detail-type") && keys.is_contact_event_detail_type() {
+            return Some(Shape::Record(RecordKind::ContactEvent, true));
+        }
+        // Enveloped or not depends on a value the splitter did not read.
+        return None;
+    }
+    if (has(b"eventType") || has(b"EventType")) && (has(b"contactId") || has(b"ContactId")) {
+        return Some(Shape::Record(RecordKind::ContactEvent, false));
+    }
+    None
+}
+
 type Sink<'a> = dyn FnMut(Result<Decoded, DecodeError>) -> ControlFlow<()> + 'a;
 
 fn fail(
@@ -340,6 +383,7 @@ fn unknown_reason(bytes: &[u8]) -> String {
 pub(crate) fn decode_value(
     format: Format,
     bytes: &[u8],
+    keys: Keys,
     line: u64,
     src: Source,
     depth: Nest,
@@ -358,7 +402,15 @@ pub(crate) fn decode_value(
                 ..src.clone()
             };
             if item.get().starts_with(['{', '[']) {
-                decode_value(format, item.get().as_bytes(), line, s, depth, f)?;
+                decode_value(
+                    format,
+                    item.get().as_bytes(),
+                    Keys::unsure(),
+                    line,
+                    s,
+                    depth,
+                    f,
+                )?;
             } else {
                 let reason = format!("array item is not a JSON object: {:.40}", item.get());
                 fail(f, s, item.get().as_bytes(), reason)?;
@@ -367,11 +419,20 @@ pub(crate) fn decode_value(
         return ControlFlow::Continue(());
     }
 
-    let probe = match Probe::of(bytes) {
-        Ok(p) => p,
-        Err(e) => return fail(f, src, bytes, json_reason("invalid JSON", &e, line)),
+    // A plain record's keys, noted by the splitter, tell its kind without a parse; the
+    // rest (envelopes, contact events in their EventBridge envelope, escaped keys) are
+    // probed.
+    let known = match format {
+        Format::Auto | Format::Json => record_shape(keys),
+        _ => None,
     };
-    let shape = probe.shape();
+    let shape = match known {
+        Some(shape) => shape,
+        None => match Probe::of(bytes) {
+            Ok(p) => p.shape(),
+            Err(e) => return fail(f, src, bytes, json_reason("invalid JSON", &e, line)),
+        },
+    };
     let wanted = match (format, shape) {
         (Format::Auto, shape) => shape,
         (Format::Json, Shape::Record(kind, env)) => Shape::Record(kind, env),
@@ -406,6 +467,10 @@ pub(crate) fn decode_value(
                 bytes::Bytes::copy_from_slice(bytes),
                 !enveloped && kind == RecordKind::ContactEvent,
             ))),
+            // Not JSON at all (its kind came from its keys, before any parse).
+            Err(RecordError::Invalid { source, .. }) if source.is_syntax() || source.is_eof() => {
+                fail(f, src, bytes, json_reason("invalid JSON", &source, line))
+            }
             Err(RecordError::Invalid { kind, source }) => fail(
                 f,
                 src,

@@ -371,7 +371,7 @@ impl Decoder {
                     level: 0,
                     validate: self.validate,
                 };
-                detect::decode_value(self.format, span.bytes, span.line, src, nest, f)
+                detect::decode_value(self.format, span.bytes, span.keys, span.line, src, nest, f)
             }
             Err(e) => {
                 let source = Source {
@@ -446,7 +446,12 @@ fn decode_payload(
     // Split first, decode after: most payloads hold one record, and parts are numbered
     // only when there are several.
     enum Part {
-        Value { start: usize, end: usize, line: u64 },
+        Value {
+            start: usize,
+            end: usize,
+            line: u64,
+            keys: split::Keys,
+        },
         Bad(String),
     }
     let mut parts = Vec::new();
@@ -458,6 +463,7 @@ fn decode_payload(
                     start,
                     end: start + span.bytes.len(),
                     line: span.line,
+                    keys: span.keys,
                 }
             }
             Err(e) => Part::Bad(payload_issue(e.issue)),
@@ -471,9 +477,15 @@ fn decode_payload(
             s.part = Some(i);
         }
         match part {
-            Part::Value { start, end, line } => detect::decode_value(
+            Part::Value {
+                start,
+                end,
+                line,
+                keys,
+            } => detect::decode_value(
                 Format::Auto,
                 &payload[start..end],
+                keys,
                 line,
                 s,
                 depth.deeper(),

@@ -14,6 +14,8 @@
 use std::io::{self, Read};
 use std::ops::ControlFlow;
 
+use crate::contact_event::CONTACT_EVENT_DETAIL_TYPE;
+
 /// A top-level JSON value found in the stream.
 #[derive(Debug)]
 pub struct Span<'a> {
@@ -22,6 +24,86 @@ pub struct Span<'a> {
     pub offset: u64,
     /// 1-based line of the value's first byte.
     pub line: u64,
+    /// The identifying keys found at the top level of an object, noted while scanning,
+    /// so the kind of a plain record is known without parsing it again.
+    pub keys: Keys,
+}
+
+/// The top-level keys of an object that tell a record or envelope apart (those
+/// [`super::detect::Probe`] reads), as a set. Only spellings without escapes are noted;
+/// a key with an escape, or one the scan lost track of, makes the set `unsure`, and the
+/// kind is then found by parsing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keys {
+    bits: u32,
+    unsure: bool,
+    /// The top-level `detail-type` is a string, exactly `Amazon Connect Contact Event`.
+    contact_event_detail_type: bool,
+}
+
+/// The keys [`Keys`] notes, each a bit.
+pub(crate) const KEY_NAMES: [&[u8]; 21] = [
+    b"AgentARN",
+    b"EventType",
+    b"ContactId",
+    b"AWSContactTraceRecordFormatVersion",
+    b"InitiationTimestamp",
+    b"detail-type",
+    b"detail",
+    b"eventType",
+    b"contactId",
+    b"Records",
+    b"records",
+    b"invocationId",
+    b"requestId",
+    b"rawData",
+    b"Messages",
+    b"Body",
+    b"SequenceNumber",
+    b"Data",
+    b"batchItemFailures",
+    b"commonAttributes",
+    b"source",
+];
+
+impl Keys {
+    /// A set that knows nothing (the kind must be found by parsing).
+    pub fn unsure() -> Self {
+        Keys {
+            unsure: true,
+            ..Keys::default()
+        }
+    }
+
+    /// Whether every top-level key was seen without escapes.
+    pub fn is_sure(self) -> bool {
+        !self.unsure
+    }
+
+    /// Whether key `name` (one of [`KEY_NAMES`]) is at the top level.
+    pub fn has(self, name: &[u8]) -> bool {
+        KEY_NAMES
+            .iter()
+            .position(|k| *k == name)
+            .is_some_and(|i| self.bits & (1 << i) != 0)
+    }
+
+    /// Whether the top-level `detail-type` is (unescaped) the one of Connect contact
+    /// events.
+    pub fn is_contact_event_detail_type(self) -> bool {
+        self.contact_event_detail_type
+    }
+
+    fn note(&mut self, key: &[u8]) {
+        // Most keys are not identifying ones: the length and first byte rule them out
+        // before any comparison.
+        for (i, k) in KEY_NAMES.iter().enumerate() {
+            if k.len() == key.len() && k[0] == key[0] && *k == key {
+                self.bits |= 1 << i;
+                return;
+            }
+        }
+    }
 }
 
 /// Something in the stream that is not a complete JSON object or array.
@@ -70,6 +152,8 @@ pub fn split_json<R: Read>(
     let mut pos: usize = 0;
     let mut line: u64 = 1;
     let mut eof = false;
+    // Open objects and arrays of the value being scanned (b'{' or b'['), reused.
+    let mut stack: Vec<u8> = Vec::with_capacity(16);
 
     // Reads more input, keeping buf[keep..]; returns how far indices shifted.
     let mut refill =
@@ -185,12 +269,19 @@ pub fn split_json<R: Read>(
         }
 
         // Scan one object/array.
-        let mut stack: Vec<u8> = Vec::with_capacity(16); // b'{' or b'['
+        stack.clear();
         let mut in_str = false;
         let mut esc = false;
         let mut prev_sig: u8 = 0; // last significant byte outside strings
         let mut end = None;
         let mut broken: Option<(&'static str, usize)> = None;
+        let mut keys = Keys::default();
+        // Where the top-level key being scanned starts.
+        let mut key_start: Option<usize> = None;
+        // Where the string value of a top-level `detail-type` starts (and whether the
+        // key was just seen).
+        let mut value_start: Option<usize> = None;
+        let mut after_detail_type = false;
         'scan: loop {
             while pos < buf.len() {
                 let c = buf[pos];
@@ -211,8 +302,25 @@ pub fn split_json<R: Read>(
                                 b'"' => {
                                     in_str = false;
                                     prev_sig = b'"';
+                                    if let Some(k) = key_start.take() {
+                                        if pos > k {
+                                            keys.note(&buf[k..pos]);
+                                            after_detail_type = &buf[k..pos] == b"detail-type";
+                                        }
+                                    } else if let Some(v) = value_start.take() {
+                                        if &buf[v..pos] == CONTACT_EVENT_DETAIL_TYPE.as_bytes() {
+                                            keys.contact_event_detail_type = true;
+                                        }
+                                    }
                                 }
-                                b'\\' => esc = true,
+                                b'\\' => {
+                                    esc = true;
+                                    if key_start.take().is_some() {
+                                        keys.unsure = true;
+                                    }
+                                    // An escaped detail-type is left to the parser.
+                                    value_start = None;
+                                }
                                 _ => {
                                     // A raw newline cannot be inside a JSON string.
                                     broken = Some(("line break inside a string", pos));
@@ -226,7 +334,17 @@ pub fn split_json<R: Read>(
                 }
                 let at_line_start = pos > 0 && buf[pos - 1] == b'\n';
                 match c {
-                    b'"' => in_str = true,
+                    b'"' => {
+                        in_str = true;
+                        if stack.len() == 1 {
+                            if matches!(prev_sig, b'{' | b',') {
+                                key_start = Some(pos + 1);
+                            } else if prev_sig == b':' && after_detail_type {
+                                value_start = Some(pos + 1);
+                            }
+                            after_detail_type = false;
+                        }
+                    }
                     b'{' | b'[' => {
                         // After a key, a value may open an object, but no serializer puts
                         // it at the start of a line, while every NDJSON record starts
@@ -270,15 +388,21 @@ pub fn split_json<R: Read>(
             let shift = refill_or_report!(start);
             pos -= shift;
             start -= shift;
+            key_start = key_start.map(|k| k - shift);
+            value_start = value_start.map(|v| v - shift);
         }
 
         let offset = base + start as u64;
         match (end, broken) {
             (Some(end), _) if end - start <= limit => {
+                if buf[start] != b'{' {
+                    keys = Keys::unsure();
+                }
                 f(Ok(Span {
                     bytes: &buf[start..end],
                     offset,
                     line: start_line,
+                    keys,
                 }))?;
             }
             (Some(_), _) => {
@@ -358,6 +482,75 @@ mod tests {
             ControlFlow::Continue(())
         });
         out
+    }
+
+    fn keys_of(input: &[u8], chunk_limit: usize) -> Vec<Keys> {
+        let mut out = Vec::new();
+        let _ = split_json(input, chunk_limit, |r| {
+            if let Ok(s) = r {
+                out.push(s.keys);
+            }
+            ControlFlow::Continue(())
+        });
+        out
+    }
+
+    /// Only top-level keys count; values, nested keys and arrays do not; an escaped key
+    /// makes the set unsure.
+    #[test]
+    fn top_level_keys_are_noted() {
+        let input = br#"{"AgentARN":"EventType","Nested":{"EventType":1},"List":["Records"],"EventType":"LOGIN"}
+{"ContactId":"c","x":{"AgentARN":{"EventType":2}}}
+{"AgentARN":"a","EventType":"LOGIN"}
+["AgentARN","EventType"]
+{ "detail-type" : "x" , "detail" : {} }
+"#;
+        let keys = keys_of(input, 1 << 20);
+        assert_eq!(keys.len(), 5);
+        assert!(keys[0].is_sure() && keys[0].has(b"AgentARN") && keys[0].has(b"EventType"));
+        assert!(!keys[0].has(b"Records"));
+        assert!(keys[1].is_sure() && keys[1].has(b"ContactId"));
+        assert!(!keys[1].has(b"AgentARN") && !keys[1].has(b"EventType"));
+        assert!(!keys[2].is_sure(), "an escaped key");
+        assert!(!keys[3].is_sure(), "an array");
+        assert!(keys[4].has(b"detail-type") && keys[4].has(b"detail"));
+        assert!(!keys[4].is_contact_event_detail_type());
+    }
+
+    /// The value of a top-level `detail-type` is compared, not a nested one, not a key.
+    #[test]
+    fn contact_event_detail_type() {
+        let input = br#"{"detail-type":"Amazon Connect Contact Event","detail":{}}
+{"detail":{"detail-type":"Amazon Connect Contact Event"},"detail-type":"Other"}
+{"detail-type":1,"x":"Amazon Connect Contact Event","detail":{}}
+{"detail-type":"Amazon Connect Contact Even\u0074","detail":{}}
+{ "detail" : { } , "detail-type" : "Amazon Connect Contact Event" }
+"#;
+        let keys = keys_of(input, 1 << 20);
+        let found: Vec<bool> = keys
+            .iter()
+            .map(|k| k.is_contact_event_detail_type())
+            .collect();
+        assert_eq!(found, [true, false, false, false, true]);
+    }
+
+    /// Keys that straddle the reader's chunk boundary are noted all the same.
+    #[test]
+    fn keys_across_refills() {
+        let record = br#"{"padding":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","AgentARN":"a","EventType":"LOGIN"}"#;
+        let mut input = Vec::new();
+        while input.len() < 3 * CHUNK {
+            input.extend_from_slice(record);
+            input.push(b'\n');
+        }
+        let keys = keys_of(&input, 1 << 20);
+        assert!(keys.len() > 1000);
+        for k in keys {
+            assert!(
+                k.is_sure() && k.has(b"AgentARN") && k.has(b"EventType"),
+                "{k:?}"
+            );
+        }
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct SqliteStore {
     conn: Connection,
     /// The file, for error messages.
     path: String,
+    /// Ids of names (agent ARNs, usernames) committed in the `names` table, which never
+    /// changes or loses a row: each is looked up once per process, not once per commit.
+    names: compact::NameIds,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -75,7 +78,11 @@ impl SqliteStore {
              PRAGMA wal_autocheckpoint = 10000;",
         )
         .map_err(open_err)?;
-        let mut store = SqliteStore { conn, path: name };
+        let mut store = SqliteStore {
+            conn,
+            path: name,
+            names: Default::default(),
+        };
         store.migrate()?;
         Ok(store)
     }

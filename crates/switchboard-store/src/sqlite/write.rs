@@ -27,7 +27,7 @@ pub(super) fn commit(store: &mut SqliteStore, batch: &Batch<'_>) -> Result<(), S
         .conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql_err(path, "starting a commit"))?;
-    let mut names = Names::default();
+    let mut names = Names::new(&store.names);
     write_agents(&tx, path, batch)?;
     write_contacts(&tx, path, batch, &mut names)?;
     write_entries(&tx, path, batch, &mut names)?;
@@ -38,7 +38,10 @@ pub(super) fn commit(store: &mut SqliteStore, batch: &Batch<'_>) -> Result<(), S
     write_alerts(&tx, path, batch)?;
     write_meta_and_positions(&tx, path, batch)?;
     super::outbox::insert_entries(&tx, path, batch.outbox)?;
-    tx.commit().map_err(sql_err(path, "committing"))
+    tx.commit().map_err(sql_err(path, "committing"))?;
+    let added = names.added;
+    store.names.learn(added);
+    Ok(())
 }
 
 pub(super) fn sql_err<'a>(
@@ -93,7 +96,7 @@ fn write_contacts(
     tx: &Transaction<'_>,
     path: &str,
     batch: &Batch<'_>,
-    names: &mut Names,
+    names: &mut Names<'_>,
 ) -> Result<(), StoreError> {
     let err = sql_err(path, "writing contacts");
     let mut stmt = tx
@@ -129,11 +132,7 @@ struct WithoutEntries<'a>(&'a switchboard_engine::ContactTimeline);
 
 impl Serialize for WithoutEntries<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut v = serde_json::to_value(self.0).map_err(serde::ser::Error::custom)?;
-        if let Some(map) = v.as_object_mut() {
-            map.insert("entries".to_owned(), serde_json::Value::Array(Vec::new()));
-        }
-        v.serialize(s)
+        self.0.serialize_without_entries(s)
     }
 }
 
@@ -143,7 +142,7 @@ fn write_entries(
     tx: &Transaction<'_>,
     path: &str,
     batch: &Batch<'_>,
-    names: &mut Names,
+    names: &mut Names<'_>,
 ) -> Result<(), StoreError> {
     let err = sql_err(path, "writing timeline entries");
     let mut stmt = tx
@@ -200,7 +199,7 @@ fn write_transitions(
     tx: &Transaction<'_>,
     path: &str,
     batch: &Batch<'_>,
-    names: &mut Names,
+    names: &mut Names<'_>,
 ) -> Result<(), StoreError> {
     let err = sql_err(path, "writing transitions");
     let mut stmt = tx
