@@ -307,11 +307,19 @@ fn contact_event(e: &ContactEventView<'_>, w: &Window) -> Result<(), Invalid> {
     )?;
     w.opt("detail.disconnectTimestamp", d.disconnect_timestamp)?;
     if let Some(q) = &d.queue_info {
-        bounded("detail.queueInfo.queueArn", q.queue_arn.as_ref(), MAX_ARN_LEN)?;
+        bounded(
+            "detail.queueInfo.queueArn",
+            q.queue_arn.as_ref(),
+            MAX_ARN_LEN,
+        )?;
         w.opt("detail.queueInfo.enqueueTimestamp", q.enqueue_timestamp)?;
     }
     if let Some(a) = &d.agent_info {
-        bounded("detail.agentInfo.agentArn", a.agent_arn.as_ref(), MAX_ARN_LEN)?;
+        bounded(
+            "detail.agentInfo.agentArn",
+            a.agent_arn.as_ref(),
+            MAX_ARN_LEN,
+        )?;
         w.opt(
             "detail.agentInfo.connectedToAgentTimestamp",
             a.connected_to_agent_timestamp,
@@ -436,7 +444,10 @@ mod tests {
     fn durations_counts_ids_and_times_are_refused_with_their_field() {
         let cases: [((&str, &str), &str, &str); 9] = [
             (
-                (r#""CustomerHoldDuration":20"#, r#""CustomerHoldDuration":-5"#),
+                (
+                    r#""CustomerHoldDuration":20"#,
+                    r#""CustomerHoldDuration":-5"#,
+                ),
                 "Agent.CustomerHoldDuration",
                 "negative",
             ),
