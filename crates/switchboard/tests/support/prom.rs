@@ -197,7 +197,7 @@ pub fn parse(text: &str) -> Result<Scrape, String> {
         }
         let fam = family(name, &scrape.types).to_owned();
         match scrape.types.get(&fam).map(String::as_str) {
-            Some("counter") if !(value >= 0.0) => {
+            Some("counter") if value.is_nan() || value < 0.0 => {
                 return Err(fail("a counter below 0".into()));
             }
             Some("histogram") if name == fam => {
