@@ -6,6 +6,7 @@
 //!   with post-contact triggers;
 //! - [`metrics`]: per-queue and per-agent interval metrics as additive cells;
 //! - [`alerts`]: long hold, long ACW, long custom status, long queue wait;
+//! - [`check`]: plausibility checks a record passes before it touches any state;
 //! - [`engine`]: applies records to all of the above and hands back what changed.
 //!
 //! Pure and deterministic: no I/O, no clock, no async. Bytes are decoded by
@@ -13,6 +14,7 @@
 
 pub mod agent;
 pub mod alerts;
+pub mod check;
 pub mod contact;
 pub mod engine;
 pub mod metrics;

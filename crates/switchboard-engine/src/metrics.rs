@@ -69,19 +69,21 @@ pub struct MetricCell {
 }
 
 impl MetricCell {
-    /// Adds `other` (`sign` -1 subtracts; the maximum only grows).
+    /// Adds `other` (`sign` -1 subtracts; the maximum only grows). Saturating: a cell
+    /// never wraps around, whatever a record (or a cell an older version stored) holds.
     pub fn add(&mut self, other: &MetricCell, sign: i64) {
-        self.offered += sign * other.offered;
-        self.handled += sign * other.handled;
-        self.abandoned += sign * other.abandoned;
-        self.answered_in_sl += sign * other.answered_in_sl;
-        self.handle_s += sign * other.handle_s;
-        self.talk_s += sign * other.talk_s;
-        self.hold_s += sign * other.hold_s;
-        self.holds += sign * other.holds;
-        self.acw_s += sign * other.acw_s;
-        self.answer_wait_s += sign * other.answer_wait_s;
-        self.abandon_wait_s += sign * other.abandon_wait_s;
+        let add = |a: &mut i64, b: i64| *a = a.saturating_add(sign.saturating_mul(b));
+        add(&mut self.offered, other.offered);
+        add(&mut self.handled, other.handled);
+        add(&mut self.abandoned, other.abandoned);
+        add(&mut self.answered_in_sl, other.answered_in_sl);
+        add(&mut self.handle_s, other.handle_s);
+        add(&mut self.talk_s, other.talk_s);
+        add(&mut self.hold_s, other.hold_s);
+        add(&mut self.holds, other.holds);
+        add(&mut self.acw_s, other.acw_s);
+        add(&mut self.answer_wait_s, other.answer_wait_s);
+        add(&mut self.abandon_wait_s, other.abandon_wait_s);
         self.longest_wait_s = self.longest_wait_s.max(other.longest_wait_s);
     }
 
@@ -140,8 +142,13 @@ impl RecordSummary {
             queue: queue.and_then(|q| view::owned(&q.name)),
             enqueued_at: queue.and_then(|q| q.enqueue_timestamp),
             queue_s: queue.and_then(|q| {
-                q.duration
-                    .or_else(|| Some(q.dequeue_timestamp?.secs() - q.enqueue_timestamp?.secs()))
+                q.duration.or_else(|| {
+                    Some(
+                        q.dequeue_timestamp?
+                            .secs()
+                            .saturating_sub(q.enqueue_timestamp?.secs()),
+                    )
+                })
             }),
             agent_arn: agent.and_then(|a| view::owned(&a.arn)),
             connected_at: agent.and_then(|a| a.connected_to_agent_timestamp),
@@ -169,7 +176,10 @@ impl RecordSummary {
             work.hold_s = self.hold_s;
             work.holds = self.holds;
             work.acw_s = self.acw_s;
-            work.handle_s = self.talk_s + self.hold_s + self.acw_s;
+            work.handle_s = self
+                .talk_s
+                .saturating_add(self.hold_s)
+                .saturating_add(self.acw_s);
         }
         if let Some(queue) = &self.queue {
             let mut cell = work;
@@ -323,6 +333,25 @@ mod tests {
             ),
             (1, 0, 1, 95, 95)
         );
+    }
+
+    #[test]
+    fn huge_and_negative_values_saturate_instead_of_wrapping() {
+        let mut huge = summary("2026-01-05T09:14:50Z", 15, Some("2026-01-05T09:15:05Z"));
+        huge.talk_s = i64::MAX;
+        huge.hold_s = i64::MAX;
+        let c = huge.contributions(20)[0].1;
+        assert_eq!(c.handle_s, i64::MAX);
+        let mut cell = MetricCell::default();
+        cell.add(&c, 1);
+        cell.add(&c, 1);
+        assert_eq!((cell.hold_s, cell.handled), (i64::MAX, 2));
+        let mut low = MetricCell {
+            hold_s: i64::MIN,
+            ..MetricCell::default()
+        };
+        low.add(&c, -1);
+        assert_eq!(low.hold_s, i64::MIN);
     }
 
     #[test]

@@ -31,9 +31,9 @@ pub async fn start(
             check_bind(listen, &state.options().auth)?;
             // The sources' routes stay outside the dashboard's auth layer: Firehose and
             // EventBridge authenticate with their own keys.
-            switchboard_server::router(state).merge(sources)
+            switchboard_server::router(state).merge(switchboard_server::counting_refused(sources))
         }
-        None => sources,
+        None => switchboard_server::counting_refused(sources),
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await

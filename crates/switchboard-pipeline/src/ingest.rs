@@ -33,10 +33,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
+use switchboard_engine::check::{check, Invalid};
 use switchboard_io::delivery::Partition;
 use switchboard_io::{Ack, AckError, Delivery, DeliveryReceiver};
-use switchboard_model::decode::DecodeError;
+use switchboard_model::decode::{DecodeError, Decoded};
 use switchboard_model::{RecordKind, RecordView, Timestamp};
+use switchboard_telemetry as telemetry;
 use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::pipeline::Pipeline;
@@ -90,7 +92,11 @@ pub struct Summary {
     pub duplicates: u64,
     /// Agent events older than one already applied for the agent.
     pub stale: u64,
+    /// Records that did not decode, or failed a plausibility check (dead-lettered).
     pub bad: u64,
+    /// Of `bad`, those that decoded but failed a plausibility check
+    /// (`switchboard_engine::check`).
+    pub invalid: u64,
     pub commits: u64,
     pub failed_commits: u64,
     /// Deliveries dropped because their partition had moved to another worker.
@@ -125,6 +131,8 @@ pub struct Ingest {
     on_commit: Option<CommitHook>,
     /// The outbox's fullness as last read, and when (reading it costs a query).
     outbox_checked: Option<(Instant, bool)>,
+    /// Kinds of input seen so far (their series are created at zero on first sight).
+    inputs_seen: Vec<&'static str>,
 }
 
 /// Called after each successful commit with the totals so far.
@@ -150,6 +158,7 @@ impl Ingest {
             summary: Summary::default(),
             on_commit: None,
             outbox_checked: None,
+            inputs_seen: Vec::new(),
         })
     }
 
@@ -309,6 +318,15 @@ impl Ingest {
                 return;
             }
         }
+        let input = telemetry::input::of(&source);
+        if !self.inputs_seen.contains(&input) {
+            self.inputs_seen.push(input);
+            telemetry::input::register_input(input);
+        }
+        telemetry::input::records(input, items.len() as u64);
+        // When the records arrived: the simulated clock of a demo, the wall clock else.
+        let arrival = clock.unwrap_or_else(|| Timestamp::from_millis(now_ms()));
+        let mut newest: [Option<Timestamp>; 3] = [None; 3];
         for item in items {
             match item {
                 Ok(decoded) => {
@@ -321,10 +339,16 @@ impl Ingest {
                                 reason: e.to_string(),
                                 raw: decoded.raw.to_vec(),
                             };
-                            self.bad(&source, &error);
+                            self.bad(&source, input, &error);
                             continue;
                         }
                     };
+                    // Checked before it touches any state: a poison record goes to the
+                    // dead letters, and the rest of the delivery flows on.
+                    if let Err(invalid) = check(&view, Some(arrival)) {
+                        self.refuse(&source, input, &decoded, &invalid);
+                        continue;
+                    }
                     if let Some(p) = &partition {
                         if let Err(e) = self.refresh(p, &view) {
                             // The store is unreachable: apply on what the engine knows;
@@ -333,12 +357,23 @@ impl Ingest {
                             tracing::warn!(error = %format!("{e:#}"), "cannot refresh an agent");
                         }
                     }
+                    let at = event_time(&view);
+                    let slot = &mut newest[stream_index(decoded.kind)];
+                    if at.is_some() && *slot < at {
+                        *slot = at;
+                    }
                     self.pipeline.apply_view(&view, &decoded);
                     self.summary.records += 1;
                     *self.summary.by_kind.entry(decoded.kind).or_default() += 1;
                     self.pending += 1;
                 }
-                Err(e) => self.bad(&source, &e),
+                Err(e) => self.bad(&source, input, &e),
+            }
+        }
+        for (kind, at) in STREAMS.iter().zip(newest) {
+            if let Some(at) = at {
+                let lag = arrival.millis().saturating_sub(at.millis()) as f64 / 1000.0;
+                telemetry::lag(telemetry::source::of(*kind), lag);
             }
         }
         if let Some(at) = clock {
@@ -391,14 +426,30 @@ impl Ingest {
         });
     }
 
-    fn bad(&mut self, source: &str, e: &DecodeError) {
+    fn bad(&mut self, source: &str, input: &'static str, e: &DecodeError) {
         self.summary.bad += 1;
+        telemetry::input::refused(input, telemetry::input::reason::DECODE);
         if self.summary.bad <= LOGGED_BAD {
             tracing::warn!(source, error = %e, "bad record");
         } else if self.summary.bad == LOGGED_BAD + 1 {
             tracing::warn!("more bad records: counted, and dead-lettered if configured");
         }
         self.pipeline.dead_letter(e);
+        self.pending_since.get_or_insert_with(Instant::now);
+    }
+
+    /// A record that decoded but failed a plausibility check: dead-lettered (stage
+    /// `validate`) with the field and the reason, never applied.
+    fn refuse(&mut self, source: &str, input: &'static str, decoded: &Decoded, why: &Invalid) {
+        self.summary.bad += 1;
+        self.summary.invalid += 1;
+        telemetry::input::refused(input, why.reason());
+        if self.summary.bad <= LOGGED_BAD {
+            tracing::warn!(source, error = %why, "record refused");
+        } else if self.summary.bad == LOGGED_BAD + 1 {
+            tracing::warn!("more bad records: counted, and dead-lettered if configured");
+        }
+        self.pipeline.refuse(decoded, why);
         self.pending_since.get_or_insert_with(Instant::now);
     }
 
@@ -446,6 +497,32 @@ impl Ingest {
             }
         }
     }
+}
+
+/// The three Connect streams, in the order of the per-delivery lag slots.
+const STREAMS: [RecordKind; 3] = [
+    RecordKind::AgentEvent,
+    RecordKind::ContactEvent,
+    RecordKind::ContactRecord,
+];
+
+fn stream_index(kind: RecordKind) -> usize {
+    match kind {
+        RecordKind::AgentEvent => 0,
+        RecordKind::ContactEvent => 1,
+        RecordKind::ContactRecord => 2,
+    }
+}
+
+/// The time a record describes, for the lag: the agent event's timestamp, the contact
+/// event's time, the contact record's last update.
+fn event_time(view: &RecordView<'_>) -> Option<Timestamp> {
+    match view {
+        RecordView::AgentEvent(e) => Some(e.event_timestamp),
+        RecordView::ContactEvent(e) => e.detail.event_time().or(e.time),
+        RecordView::ContactRecord(r) => Some(r.last_update_timestamp),
+    }
+    .filter(|t| !t.is_unset())
 }
 
 fn now_ms() -> i64 {

@@ -24,11 +24,12 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use bytes::Bytes;
+use switchboard_engine::check::Invalid;
 use switchboard_engine::metrics::CELL_MS;
 use switchboard_engine::{
     AgentState, Applied, Changes, ContactTimeline, Engine, EngineConfig, Interval,
 };
-use switchboard_io::sinks::dead_letter::DeadLetter;
+use switchboard_io::sinks::dead_letter::{DeadLetter, Stage};
 use switchboard_io::sinks::ItemKind;
 use switchboard_model::decode::{DecodeError, Decoded, Source};
 use switchboard_model::{Record, RecordError, RecordView, Timestamp};
@@ -301,6 +302,23 @@ impl Pipeline {
         self.outbox.push(dead_letter_entry(&letter, now));
         telemetry::delivery::dead_letters(telemetry::delivery::stage::DECODE, 1);
         telemetry::error(telemetry::error_kind::DECODE);
+    }
+
+    /// Sends a record that decoded but failed a plausibility check
+    /// ([`switchboard_engine::check`]) to the dead letters (stage `validate`, with the
+    /// field and the reason; with the next commit). It is never applied.
+    pub fn refuse(&mut self, decoded: &Decoded, why: &Invalid) {
+        let now = now_ms();
+        let error = DecodeError {
+            source: decoded.source.clone(),
+            reason: why.to_string(),
+            raw: decoded.raw.to_vec(),
+        };
+        let mut letter = DeadLetter::from_decode_error(&error, now);
+        letter.stage = Stage::Validate;
+        self.outbox.push(dead_letter_entry(&letter, now));
+        telemetry::delivery::dead_letters(telemetry::delivery::stage::VALIDATE, 1);
+        telemetry::error(telemetry::error_kind::VALIDATE);
     }
 
     /// Advances the engine's clocks (alerts on time, not only on events).

@@ -13,8 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 
-use crate::telemetry;
-
 /// Errors the API answers with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -57,8 +55,8 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let message = match &self {
             ApiError::Internal(cause) => {
+                // Counted with every other error status by the router's layer.
                 tracing::error!(%cause, "request failed");
-                telemetry::error(telemetry::error_kind::HTTP);
                 "internal error".to_owned()
             }
             other => other.to_string(),

@@ -67,7 +67,29 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{*path}", get(assets::asset))
         .fallback(api::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth::require))
+        .layer(middleware::from_fn(count_refused))
         .with_state(state)
+}
+
+/// Counts `router`'s answers with an error status (see [`count_refused`]): for routes
+/// served beside [`router`]'s, such as the HTTP sources' endpoints.
+pub fn counting_refused<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(middleware::from_fn(count_refused))
+}
+
+/// Counts every answer with an error status (401, 403, 413, 503...) in
+/// `switchboard_http_refused_total{status}` and `switchboard_errors_total{kind="http"}`,
+/// whichever layer or handler gave it.
+async fn count_refused(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        telemetry::input::http_refused(status.as_u16());
+    }
+    response
 }
 
 /// Serves the app on `listener` until `shutdown` completes; then ends the feed streams

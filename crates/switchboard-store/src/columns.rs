@@ -43,19 +43,22 @@ pub(crate) fn metric_cell<E>(
     first: usize,
     get: impl Fn(usize) -> Result<i64, E>,
 ) -> Result<MetricCell, E> {
+    // Sums and counts never go below zero; a negative value (written by a version that
+    // took records' negative durations) reads as zero, so no average comes out negative.
+    let get = |i: usize| get(first + i).map(|v| v.max(0));
     Ok(MetricCell {
-        offered: get(first)?,
-        handled: get(first + 1)?,
-        abandoned: get(first + 2)?,
-        answered_in_sl: get(first + 3)?,
-        handle_s: get(first + 4)?,
-        talk_s: get(first + 5)?,
-        hold_s: get(first + 6)?,
-        holds: get(first + 7)?,
-        acw_s: get(first + 8)?,
-        answer_wait_s: get(first + 9)?,
-        abandon_wait_s: get(first + 10)?,
-        longest_wait_s: get(first + 11)?,
+        offered: get(0)?,
+        handled: get(1)?,
+        abandoned: get(2)?,
+        answered_in_sl: get(3)?,
+        handle_s: get(4)?,
+        talk_s: get(5)?,
+        hold_s: get(6)?,
+        holds: get(7)?,
+        acw_s: get(8)?,
+        answer_wait_s: get(9)?,
+        abandon_wait_s: get(10)?,
+        longest_wait_s: get(11)?,
     })
 }
 

@@ -9,10 +9,12 @@
 //! Every series is listed in [`SERIES`] with its help text; [`register_known_series`]
 //! creates those whose labels are known in advance at zero.
 //!
-//! [`mask`]: phone-number masking for logs, views and sinks. [`requests`]: what the
+//! [`input`]: what each kind of input delivered and had refused, its lag, and the HTTP
+//! requests refused. [`mask`]: phone-number masking for logs, views and sinks. [`requests`]: what the
 //! destinations of sinks answered, and how fast.
 
 pub mod delivery;
+pub mod input;
 pub mod mask;
 pub mod requests;
 
@@ -86,6 +88,8 @@ pub mod sink {
 /// Values of the `kind` label of [`ERRORS`].
 pub mod error_kind {
     pub const DECODE: &str = "decode";
+    /// A record that decoded but failed a plausibility check (dead-lettered).
+    pub const VALIDATE: &str = "validate";
     pub const STORE: &str = "store";
     pub const HTTP: &str = "http";
     /// A call to the Amazon Connect API was throttled (and retried).
@@ -165,6 +169,7 @@ pub fn lookup_error(lookup: &str) {
 /// Describes every series (help text and unit) to the installed recorder.
 pub fn describe() {
     delivery::describe();
+    input::describe();
     requests::describe();
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(EVENTS_IN, "Records read, by Connect stream.");
@@ -204,6 +209,7 @@ pub fn describe() {
 /// them (a scraper sees `0` instead of nothing before the first error or retry).
 pub fn register_known_series() {
     delivery::register();
+    input::register();
     for source in [
         source::AGENT_EVENTS,
         source::CONTACT_EVENTS,
@@ -216,7 +222,12 @@ pub fn register_known_series() {
         metrics::counter!(EVENTS_OUT, label::SINK => sink).increment(0);
         metrics::counter!(SINK_RETRIES, label::SINK => sink).increment(0);
     }
-    for kind in [error_kind::DECODE, error_kind::STORE, error_kind::HTTP] {
+    for kind in [
+        error_kind::DECODE,
+        error_kind::VALIDATE,
+        error_kind::STORE,
+        error_kind::HTTP,
+    ] {
         metrics::counter!(ERRORS, label::KIND => kind).increment(0);
     }
     metrics::gauge!(FEED_SUBSCRIBERS).set(0.0);

@@ -522,6 +522,8 @@ fn write_metrics(
     let answer_wait_s = col(|c| c.answer_wait_s);
     let abandon_wait_s = col(|c| c.abandon_wait_s);
     let longest_wait_s = col(|c| c.longest_wait_s);
+    // BIGINT + BIGINT past the type's bounds is an error that would fail every commit
+    // from then on: the sum is taken as NUMERIC and clamped to BIGINT's range instead.
     tx.execute(
         "INSERT INTO metric_cells AS m (start_ms, kind, id, offered, handled, abandoned,
             answered_in_sl, handle_s, talk_s, hold_s, holds, acw_s, answer_wait_s,
@@ -530,17 +532,28 @@ fn write_metrics(
             $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],
             $12::int8[], $13::int8[], $14::int8[], $15::int8[])
          ON CONFLICT (start_ms, kind, id) DO UPDATE SET
-            offered = m.offered + excluded.offered,
-            handled = m.handled + excluded.handled,
-            abandoned = m.abandoned + excluded.abandoned,
-            answered_in_sl = m.answered_in_sl + excluded.answered_in_sl,
-            handle_s = m.handle_s + excluded.handle_s,
-            talk_s = m.talk_s + excluded.talk_s,
-            hold_s = m.hold_s + excluded.hold_s,
-            holds = m.holds + excluded.holds,
-            acw_s = m.acw_s + excluded.acw_s,
-            answer_wait_s = m.answer_wait_s + excluded.answer_wait_s,
-            abandon_wait_s = m.abandon_wait_s + excluded.abandon_wait_s,
+            offered = LEAST(GREATEST(m.offered::numeric + excluded.offered,
+                -9223372036854775808), 9223372036854775807)::int8,
+            handled = LEAST(GREATEST(m.handled::numeric + excluded.handled,
+                -9223372036854775808), 9223372036854775807)::int8,
+            abandoned = LEAST(GREATEST(m.abandoned::numeric + excluded.abandoned,
+                -9223372036854775808), 9223372036854775807)::int8,
+            answered_in_sl = LEAST(GREATEST(m.answered_in_sl::numeric + excluded.answered_in_sl,
+                -9223372036854775808), 9223372036854775807)::int8,
+            handle_s = LEAST(GREATEST(m.handle_s::numeric + excluded.handle_s,
+                -9223372036854775808), 9223372036854775807)::int8,
+            talk_s = LEAST(GREATEST(m.talk_s::numeric + excluded.talk_s,
+                -9223372036854775808), 9223372036854775807)::int8,
+            hold_s = LEAST(GREATEST(m.hold_s::numeric + excluded.hold_s,
+                -9223372036854775808), 9223372036854775807)::int8,
+            holds = LEAST(GREATEST(m.holds::numeric + excluded.holds,
+                -9223372036854775808), 9223372036854775807)::int8,
+            acw_s = LEAST(GREATEST(m.acw_s::numeric + excluded.acw_s,
+                -9223372036854775808), 9223372036854775807)::int8,
+            answer_wait_s = LEAST(GREATEST(m.answer_wait_s::numeric + excluded.answer_wait_s,
+                -9223372036854775808), 9223372036854775807)::int8,
+            abandon_wait_s = LEAST(GREATEST(m.abandon_wait_s::numeric + excluded.abandon_wait_s,
+                -9223372036854775808), 9223372036854775807)::int8,
             longest_wait_s = GREATEST(m.longest_wait_s, excluded.longest_wait_s)",
         &[
             &start,

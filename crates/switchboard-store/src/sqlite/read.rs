@@ -389,10 +389,23 @@ pub(super) fn metrics(
             kind,
             id: r.get(2).map_err(&err)?,
         };
-        let cell = metric_cell(3, |i| r.get::<_, i64>(i)).map_err(&err)?;
+        let cell = metric_cell(3, |i| r.get_ref(i).map(lenient_i64)).map_err(&err)?;
         cells.push((key, cell));
     }
     Ok(metric_rows(&cells, query.interval))
+}
+
+/// A metric column as an integer, whatever SQLite holds: a version that let a sum
+/// overflow left a REAL there (read clamped to the integer range), and a value of another
+/// type reads as 0 rather than failing every query over its cell.
+fn lenient_i64(v: rusqlite::types::ValueRef<'_>) -> i64 {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Integer(i) => i,
+        // `as` saturates at the bounds and takes NaN to 0.
+        ValueRef::Real(f) => f as i64,
+        ValueRef::Null | ValueRef::Text(_) | ValueRef::Blob(_) => 0,
+    }
 }
 
 pub(super) fn alerts(store: &SqliteStore, active_only: bool) -> Result<Vec<Alert>, StoreError> {

@@ -254,6 +254,9 @@ fn write_triggers(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result
     Ok(())
 }
 
+/// Adds the deltas to the cells. SQLite turns an integer sum that overflows into a REAL
+/// (which the column would then keep for good); the CAST saturates it at the integer's
+/// bounds instead, and takes a REAL an older version stored back to an integer.
 fn write_metrics(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<(), StoreError> {
     let err = sql_err(path, "adding metric deltas");
     let mut stmt = tx
@@ -263,17 +266,17 @@ fn write_metrics(tx: &Transaction<'_>, path: &str, batch: &Batch<'_>) -> Result<
                 abandon_wait_s, longest_wait_s)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT (start_ms, kind, id) DO UPDATE SET
-                offered = offered + excluded.offered,
-                handled = handled + excluded.handled,
-                abandoned = abandoned + excluded.abandoned,
-                answered_in_sl = answered_in_sl + excluded.answered_in_sl,
-                handle_s = handle_s + excluded.handle_s,
-                talk_s = talk_s + excluded.talk_s,
-                hold_s = hold_s + excluded.hold_s,
-                holds = holds + excluded.holds,
-                acw_s = acw_s + excluded.acw_s,
-                answer_wait_s = answer_wait_s + excluded.answer_wait_s,
-                abandon_wait_s = abandon_wait_s + excluded.abandon_wait_s,
+                offered = CAST(offered + excluded.offered AS INTEGER),
+                handled = CAST(handled + excluded.handled AS INTEGER),
+                abandoned = CAST(abandoned + excluded.abandoned AS INTEGER),
+                answered_in_sl = CAST(answered_in_sl + excluded.answered_in_sl AS INTEGER),
+                handle_s = CAST(handle_s + excluded.handle_s AS INTEGER),
+                talk_s = CAST(talk_s + excluded.talk_s AS INTEGER),
+                hold_s = CAST(hold_s + excluded.hold_s AS INTEGER),
+                holds = CAST(holds + excluded.holds AS INTEGER),
+                acw_s = CAST(acw_s + excluded.acw_s AS INTEGER),
+                answer_wait_s = CAST(answer_wait_s + excluded.answer_wait_s AS INTEGER),
+                abandon_wait_s = CAST(abandon_wait_s + excluded.abandon_wait_s AS INTEGER),
                 longest_wait_s = max(longest_wait_s, excluded.longest_wait_s)",
         )
         .map_err(&err)?;

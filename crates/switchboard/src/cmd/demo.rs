@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use switchboard_engine::{Engine, EngineConfig};
 use switchboard_model::{RecordKind, Timestamp};
-use switchboard_server::{telemetry, Clock};
+use switchboard_server::Clock;
 use switchboard_sim::{Emission, SimConfig, Simulator, Summary};
 use switchboard_store::StoreUrl;
 
@@ -78,16 +78,13 @@ fn stream_index(kind: RecordKind) -> usize {
 impl Demo {
     /// One tick's emissions as a delivery to the pipeline thread, with the simulated
     /// clock.
-    fn delivery(&mut self, batch: Vec<Emission>, now: Timestamp, clock: Timestamp) -> Delivery {
+    /// (The pipeline thread sets the lag gauges from the records and this clock.)
+    fn delivery(&mut self, batch: Vec<Emission>, clock: Timestamp) -> Delivery {
         let mut items = Vec::with_capacity(batch.len());
         for emission in batch {
             let i = stream_index(emission.kind());
             self.total[i] += 1;
             self.last_second[i] += 1;
-            if let Some(at) = telemetry::event_time(&emission.record) {
-                let lag = (now.millis() - at.millis()) as f64 / 1000.0;
-                telemetry::lag(telemetry::source::of(emission.kind()), lag);
-            }
             // The simulator's record in its JSON form, as Connect would send it.
             items.push(Ok(Decoded::from_record(
                 &emission.record,
@@ -325,7 +322,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let step = (TICK.as_secs_f64() * MAX_TICKS_BEHIND * args.speed * 1000.0) as i64;
         let until = wall_until.min(sim.now().millis().max(sim_start) + step.max(1));
         let now = Timestamp::from_millis(until);
-        let delivery = demo.delivery(sim.next_batch(now), now, sim.now());
+        let delivery = demo.delivery(sim.next_batch(now), sim.now());
         if tx.blocking_send(delivery).is_err() {
             bail!("the pipeline thread stopped");
         }

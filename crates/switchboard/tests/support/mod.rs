@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod lambda_api;
+pub mod prom;
 pub mod receiver;
 pub mod run;
 pub mod servers;

@@ -195,6 +195,17 @@ impl Endpoint {
             }
             _ => request.request_id.clone(),
         };
+        if let Some(sent) = request.timestamp {
+            // How old the request is: how far behind Firehose's delivery runs. (Milliseconds;
+            // some emulators send seconds.)
+            let sent = if sent < 100_000_000_000 {
+                sent * 1000
+            } else {
+                sent
+            };
+            let age = now_ms().saturating_sub(sent) as f64 / 1000.0;
+            switchboard_telemetry::input::lag(SOURCE, "", age);
+        }
         let outcome = self.deliver(&id, request, started).await;
         (Some(id), outcome)
     }

@@ -318,6 +318,13 @@ impl<K: KinesisApi, L: ShardLease> ShardConsumer<K, L> {
             Err(e) => return self.api_failed(st, "GetRecords", e).await,
         };
         st.backoff.reset();
+        if let Some(behind) = page.millis_behind {
+            switchboard_telemetry::input::lag(
+                "kinesis",
+                &format!("{}/{}", self.stream, self.shard),
+                behind as f64 / 1000.0,
+            );
+        }
         let full = page.records.len() >= self.settings.limit as usize;
         if !page.records.is_empty() && !self.deliver(st, page.records).await? {
             // The control changed while the pipeline pushed back: that page was not

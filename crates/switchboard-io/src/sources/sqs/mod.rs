@@ -282,6 +282,7 @@ impl Poller {
             .wait_time_seconds(i32::from(self.config.wait_time_secs))
             .visibility_timeout(self.config.visibility_timeout_secs as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await;
         match out {
@@ -309,6 +310,19 @@ impl Poller {
         let mut delete_now = Vec::new();
         let mut after_commit = Vec::new();
         let mut items = Vec::new();
+        let oldest = messages
+            .iter()
+            .filter_map(|m| {
+                m.attributes
+                    .as_ref()?
+                    .get(&MessageSystemAttributeName::SentTimestamp)
+            })
+            .filter_map(|t| t.parse::<i64>().ok())
+            .min();
+        if let Some(sent) = oldest {
+            let age = crate::sources::http::now_ms().saturating_sub(sent) as f64 / 1000.0;
+            switchboard_telemetry::input::lag("sqs", &self.source, age);
+        }
         for message in messages {
             let Some(receipt) = message.receipt_handle.clone() else {
                 continue;
@@ -334,6 +348,11 @@ impl Poller {
                 }
                 Verdict::DeadLetter(error) => match &self.config.dead_letter_queue_url {
                     Some(dlq) => {
+                        // Refused here, never seen by the pipeline: counted here.
+                        switchboard_telemetry::input::refused(
+                            "sqs",
+                            switchboard_telemetry::input::reason::DECODE,
+                        );
                         if self.dead_letter(dlq, &message, &error, count).await {
                             delete_now.push(receipt);
                         }
