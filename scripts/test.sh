@@ -41,6 +41,14 @@ if ! $quick; then
   cargo clippy --workspace --all-targets --all-features -- -D warnings
   step "fuzz targets build (running them needs nightly: see fuzz/README.md)"
   cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
+  # Licences, duplicate versions (warnings) and sources, as deny.toml says. The advisory
+  # check needs the RustSec database from GitHub, which this machine cannot reach: see
+  # deny.toml. Installed once (cargo install compiles it: about 5 minutes on 2 cores).
+  step "dependency audit: cargo deny check licenses bans sources"
+  if ! cargo deny --version >/dev/null 2>&1; then
+    cargo install --locked cargo-deny
+  fi
+  cargo deny --offline check licenses bans sources
 fi
 
 # Integration tests run against real servers on 127.0.0.1 (see scripts/servers.sh for
