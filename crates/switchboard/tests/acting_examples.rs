@@ -86,7 +86,35 @@ fn contact(id: &str, number: &str, customer: &str, minute: u32) -> (Value, Value
         json!(format!("2026-03-02T10:{:02}:00Z", minute.saturating_sub(1)));
     ctr["DisconnectTimestamp"] = json!(format!("2026-03-02T10:{minute:02}:30Z"));
     ctr["LastUpdateTimestamp"] = json!(format!("2026-03-02T10:{:02}:40Z", minute + 1));
+    // The sample's other timestamps are from 2022: move them into this contact's life, or
+    // the plausibility checks refuse the record.
+    let during = format!("2026-03-02T10:{:02}:30Z", minute.saturating_sub(1));
+    for key in ["Agent", "Queue"] {
+        if let Some(obj) = ctr[key].as_object_mut() {
+            move_timestamps(obj, &during);
+        }
+    }
+    if let Some(obj) = ctr.as_object_mut() {
+        for key in [
+            "ConnectedToSystemTimestamp",
+            "TransferCompletedTimestamp",
+            "ScheduledTimestamp",
+        ] {
+            if obj.get(key).is_some_and(Value::is_string) {
+                obj.insert(key.to_owned(), json!(during));
+            }
+        }
+    }
     (event, ctr)
+}
+
+/// Sets every `...Timestamp` string of `obj` to `at`.
+fn move_timestamps(obj: &mut serde_json::Map<String, Value>, at: &str) {
+    for (k, v) in obj.iter_mut() {
+        if k.ends_with("Timestamp") && v.is_string() {
+            *v = json!(at);
+        }
+    }
 }
 
 #[test]

@@ -501,7 +501,7 @@ mod tests {
     fn top_level_keys_are_noted() {
         let input = br#"{"AgentARN":"EventType","Nested":{"EventType":1},"List":["Records"],"EventType":"LOGIN"}
 {"ContactId":"c","x":{"AgentARN":{"EventType":2}}}
-{"AgentARN":"a","EventType":"LOGIN"}
+{"Agent\u0041RN":"a","EventType":"LOGIN"}
 ["AgentARN","EventType"]
 { "detail-type" : "x" , "detail" : {} }
 "#;
